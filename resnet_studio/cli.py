@@ -1,0 +1,121 @@
+"""The `resnet-studio` command: subcommands run headless; none opens the app.
+
+Heavy imports (torch, Qt) happen inside the commands, so `--help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from resnet_studio import __version__
+
+EXIT_USER_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="resnet-studio",
+        description="An experiment explorer for deep residual learning (He et al., CVPR 2016).",
+    )
+    parser.add_argument("--version", action="version", version=f"resnet-studio {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    models = commands.add_parser("models", help="list the model zoo")
+    models.add_argument("filter", nargs="?", default="", help="only names containing this text")
+    models.add_argument("--json", action="store_true", help="one JSON object per model")
+    models.set_defaults(run=_run_models)
+
+    predict = commands.add_parser("predict", help="classify images")
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders")
+    predict.add_argument("--model", required=True, help="zoo name, e.g. resnet50")
+    predict.add_argument(
+        "--weights",
+        help="weight file (.safetensors, .pth, .ckpt) or 'torchvision[:ENUM]'; "
+        "random weights when omitted",
+    )
+    predict.add_argument("--topk", type=int, default=5)
+    predict.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    predict.add_argument("--json", action="store_true", help="one JSON object per image")
+    predict.set_defaults(run=_run_predict)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        # The desktop window lands with the next release; until then, say what exists.
+        parser.print_help()
+        return 0
+    return _run_guarded(args.run, args)
+
+
+def _run_guarded(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Errors users can cause print one line and exit 2; `--debug` shows the traceback."""
+    from resnet_studio.core.errors import StudioError
+
+    try:
+        return command(args)
+    except StudioError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _run_models(args: argparse.Namespace) -> int:
+    from resnet_studio.core.models import model_info, model_names
+
+    names = [name for name in model_names() if args.filter.lower() in name]
+    if not args.json:
+        print(f"{'name':<18} {'family':<15} {'depth':>5} {'block':<10} {'variant':<7} "
+              f"{'shortcut':<8} {'params':>12} {'GFLOPs':>7} {'input':>5}")
+    for name in names:  # rows stream out as they are measured (~0.1 s each)
+        info = model_info(name)
+        if args.json:
+            print(json.dumps(info.to_dict()), flush=True)
+        else:
+            print(
+                f"{info.name:<18} {info.family:<15} {info.depth:>5} {info.block:<10} "
+                f"{info.variant:<7} {info.shortcut or 'none':<8} {info.params:>12,} "
+                f"{info.gflops:>7.2f} {info.input_size:>5}",
+                flush=True,
+            )
+    return 0
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from resnet_studio.core.errors import ImageError
+    from resnet_studio.core.images import load_images
+    from resnet_studio.core.predict import Predictor
+
+    failures: list[ImageError] = []
+    images = load_images(args.images, on_error=lambda path, exc: failures.append(exc))
+    for exc in failures:
+        print(f"error: {exc}", file=sys.stderr)
+    if not images:
+        return EXIT_USER_ERROR
+    predictor = Predictor.from_name(args.model, args.weights, device=args.device)
+    if predictor.random_weights:
+        print(
+            f"warning: {args.model} has random weights, so these predictions mean nothing; "
+            "pass --weights FILE or --weights torchvision",
+            file=sys.stderr,
+        )
+    results = predictor.predict([image for _, image in images], topk=args.topk)
+    for (path, _), scores in zip(images, results, strict=True):
+        if args.json:
+            top = [{"class": s.name, "index": s.index, "probability": s.probability} for s in scores]
+            print(json.dumps({"image": str(path), "top": top}))
+        else:
+            print(path)
+            for score in scores:
+                print(f"  {score.probability:7.2%}  {score.name}")
+    return EXIT_USER_ERROR if failures else 0
