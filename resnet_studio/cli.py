@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from resnet_studio import __version__
+from resnet_studio.cli_training import add_runs_parser, add_train_parser
 
 EXIT_USER_ERROR = 2
 
@@ -22,6 +23,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"resnet-studio {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    app = parser.add_argument_group("desktop app (used when no COMMAND is given)")
+    app.add_argument(
+        "--screenshot", metavar="FILE",
+        help="open the window, save a PNG of it once drawn, and exit (works headless)",
+    )
+    app.add_argument(
+        "--panel", choices=("model", "training"), default="model",
+        help="the panel to show in the screenshot (default: model)",
+    )
+    app.add_argument(
+        "--demo", action="store_true",
+        help="training panel: run a quick comparison for a few seconds first (for screenshots)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     models = commands.add_parser("models", help="list the model zoo")
@@ -41,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     predict.add_argument("--json", action="store_true", help="one JSON object per image")
     predict.set_defaults(run=_run_predict)
+
+    add_train_parser(commands)
+    add_runs_parser(commands)
     return parser
 
 
@@ -48,9 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        # The desktop window lands with the next release; until then, say what exists.
-        parser.print_help()
-        return 0
+        from resnet_studio.gui.app import run_app  # lazy: `--help` imports no Qt or torch
+
+        return run_app(args)
     return _run_guarded(args.run, args)
 
 

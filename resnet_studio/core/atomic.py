@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,19 @@ def fsync_file(path: str | os.PathLike[str]) -> None:
         os.fsync(f.fileno())
 
 
+def _replace(src: str, dst: Path) -> None:
+    """os.replace, retried briefly on Windows, where a reader that has ``dst`` open
+    (the GUI polling status.json) makes the rename fail with PermissionError."""
+    for attempt in range(20 if sys.platform == "win32" else 1):
+        try:
+            os.replace(src, dst)
+            return
+        except PermissionError:
+            if attempt == 19 or sys.platform != "win32":
+                raise
+            time.sleep(0.05)
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Replace ``path`` with ``data`` so that it is never seen half-written."""
     path = Path(path)
@@ -45,7 +59,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        _replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -17,7 +17,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import mmap
 import os
+import shutil
+import struct
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -162,7 +166,10 @@ def load_dataset(
 
     spec: "synthetic" | "cifar10" | "cifar100" | "folder:PATH" | "zip:PATH".
     val_size: images (int) or fraction of train (float) held out for validation; the
-    paper's CIFAR setting is 5000. The split is deterministic in `seed`.
+    paper's CIFAR setting is 5000.
+    seed: the seed of the *data*: the validation split and the synthetic images. Keep
+    it fixed across runs that are compared; the trainer's own seed drives the weights
+    and the batch order (DeviceBatches).
     image_size: for "synthetic" the rendered size (default 32); for folders/zips of small
     images the size every image is resized to (default: as stored); for large images
     the training crop (default 224).
@@ -174,6 +181,9 @@ def load_dataset(
         ds = _load_synthetic(image_size or 32, seed)
     elif kind in ("cifar10", "cifar100") and not arg:
         ds = _load_cifar(kind, root, download)
+        if image_size and image_size != ds.image_size:  # e.g. 16 px for the CPU demo
+            ds.train, ds.test = (_resized(s, image_size) for s in (ds.train, ds.test))
+            ds.image_size = image_size
     elif kind in ("folder", "zip") and arg:
         ds = _load_tree(kind, Path(arg).expanduser(), image_size,
                         Path(cache_dir) if cache_dir else root / "decoded", progress)
@@ -241,24 +251,29 @@ def _labels_of(split: ImageTensors | torch.utils.data.Dataset) -> torch.Tensor:
 
 
 def image_statistics(
-    images: torch.Tensor, chunk: int = 4096
+    images: torch.Tensor,
 ) -> tuple[tuple[float, float, float], tuple[float, float, float], torch.Tensor]:
     """Channel mean and std and the per-pixel mean image (float32 [3,H,W]), in [0, 1].
 
-    Accumulated in float64 over chunks so that 50k images never become one float copy.
+    Exact and cheap on uint8: chunked sums for the mean image (an int64 reduction over
+    dim 0 is several times slower) and, per channel, a 256-bin histogram from which the
+    mean and the mean square follow. No float copy of the whole set is ever made.
     """
-    total = torch.zeros(images.shape[1:], dtype=torch.float64)
-    squares = torch.zeros(images.shape[1], dtype=torch.float64)
-    for start in range(0, len(images), chunk):
-        part = images[start:start + chunk].double()
-        total += part.sum(0)
-        squares += part.square().sum((0, 2, 3))
-    n_pixels = len(images) * images.shape[2] * images.shape[3]
-    mean_image = total / len(images) / 255.0
-    mean = total.sum((1, 2)) / n_pixels / 255.0
-    std = (squares / n_pixels / 255.0**2 - mean.square()).clamp_min(0).sqrt()
-    as3 = lambda t: tuple(float(v) for v in t)  # noqa: E731
-    return as3(mean), as3(std), mean_image.float()
+    n, channels, h, w = images.shape
+    flat = images.reshape(n, -1)
+    total = torch.zeros(flat.shape[1], dtype=torch.float64)
+    for start in range(0, n, 4096):  # float32 sums of 4096 bytes are exact (< 2**24)
+        total += flat[start:start + 4096].float().sum(0).double()
+    mean_image = (total / n / 255.0).view(channels, h, w)
+    values = torch.arange(256, dtype=torch.float64) / 255.0
+    means, stds = [], []
+    for c in range(channels):
+        counts = torch.bincount(images[:, c].reshape(-1), minlength=256).double()
+        mean = float((counts * values).sum()) / (n * h * w)
+        square = float((counts * values.square()).sum()) / (n * h * w)
+        means.append(mean)
+        stds.append(max(square - mean**2, 0.0) ** 0.5)
+    return tuple(means), tuple(stds), mean_image.float()
 
 
 # --------------------------------------------------------------------------- CIFAR
@@ -283,6 +298,12 @@ def _load_cifar(kind: str, root: Path, download: bool) -> Dataset:
     return Dataset(name, list(train.classes), 32, to_tensors(train), None, to_tensors(test))
 
 
+def _resized(split: ImageTensors, size: int, chunk: int = 4096) -> ImageTensors:
+    """The split resized (antialiased bilinear) to size x size, in chunks."""
+    parts = [_fit_batch(split.images[i:i + chunk], size) for i in range(0, len(split), chunk)]
+    return ImageTensors(torch.cat(parts), split.labels)
+
+
 def _cifar_missing_message(cls: type, root: Path, download: bool, exc: Exception) -> str:
     what = "could not be downloaded" if download else "is not there"
     return (f"{cls.__name__} {what} ({type(exc).__name__}: {exc}). Download {cls.url} "
@@ -294,14 +315,83 @@ def _cifar_missing_message(cls: type, root: Path, download: bool, exc: Exception
 # --------------------------------------------------------------------------- folders, zips
 
 
+class _Archive:
+    """Read access to the files of a folder or a zip, opened once per load.
+
+    Opening a zip parses its whole central directory (about 1 s for CIFAR's 50k
+    members), so one handle serves scanning, peeking and decoding. Stored (uncompressed)
+    members are sliced straight out of a memory map, which is ~10x faster than
+    `ZipFile.read` per member; compressed members go through zipfile.
+    """
+
+    def __init__(self, path: Path, is_zip: bool) -> None:
+        self.path, self.is_zip = path, is_zip
+        self._zip: zipfile.ZipFile | None = None
+        self._map: mmap.mmap | None = None
+        if is_zip:
+            self._zip = zipfile.ZipFile(path)  # BadZipFile/OSError: handled by the caller
+            self._infos = {i.filename: i for i in self._zip.infolist()}
+            with open(path, "rb") as f:
+                self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+    def names(self) -> tuple[list[str], list[str]]:
+        """Relative POSIX paths of all files and of all folders."""
+        if self._zip is not None:
+            files = [n for n, i in self._infos.items() if not i.is_dir()]
+            dirs = [n.rstrip("/") for n, i in self._infos.items() if i.is_dir()]
+            return sorted(files), sorted(dirs)
+        files, dirs = [], []
+        for here, subdirs, names in os.walk(self.path):
+            rel = Path(here).relative_to(self.path).as_posix()
+            prefix = "" if rel == "." else rel + "/"
+            dirs += [prefix + d for d in subdirs]
+            files += [prefix + n for n in names]
+        return sorted(files), sorted(dirs)
+
+    def read(self, name: str) -> bytes:
+        if self._zip is None:
+            return (self.path / name).read_bytes()
+        info = self._infos[name]
+        if info.compress_type == zipfile.ZIP_STORED and self._map is not None:
+            # Local header: 30 bytes, then the name and an extra field of their own lengths.
+            at = info.header_offset
+            if self._map[at:at + 4] == b"PK\x03\x04":
+                name_len, extra_len = struct.unpack("<HH", self._map[at + 26:at + 30])
+                start = at + 30 + name_len + extra_len
+                return self._map[start:start + info.compress_size]
+        return self._zip.read(info)
+
+    def close(self) -> None:
+        if self._map is not None:
+            self._map.close()
+        if self._zip is not None:
+            self._zip.close()
+
+
+def _open_archive(path: Path, kind: str) -> _Archive:
+    if kind == "zip":
+        if not path.is_file():
+            raise DataError(f"Zip file {path} does not exist. Pick an existing .zip file.")
+        try:
+            return _Archive(path, True)
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            raise DataError(f"{path} is not a readable zip file ({exc}). Give a .zip holding "
+                            "an ImageFolder tree (one folder per class), or use "
+                            "'folder:PATH'.") from exc
+    if not path.exists():
+        raise DataError(f"Dataset folder {path} does not exist. Pick an existing folder.")
+    if not path.is_dir():
+        raise DataError(f"{path} is a file, not a folder. For a zip use 'zip:{path}'.")
+    return _Archive(path, False)
+
+
 @dataclass
 class _Tree:
     """An ImageFolder tree, before decoding: where each image is and its class."""
 
-    source: Path
-    is_zip: bool
+    archive: _Archive
     class_names: list[str]
-    members: list[str]  # file path (folder) or member name (zip)
+    members: list[str]  # paths relative to the folder, or zip member names
     labels: list[int]
 
 
@@ -309,34 +399,44 @@ def _load_tree(kind: str, path: Path, image_size: int | None, cache_dir: Path,
                progress: Progress | None) -> Dataset:
     """A folder or zip of one ImageFolder tree, plus its test split when one is found.
 
-    A test split is looked for as a `test/` (or `val/`) tree next to `train/` inside
-    the folder or zip, or as a sibling named like PATH with "train" replaced by "test"
+    A test split is looked for as a `test/` (or `val/`) tree beside `train/` inside the
+    folder or zip, or as a sibling named like PATH with "train" replaced by "test"
     (train.zip -> test.zip), which is how the shared CIFAR-10 JPEG copy is laid out.
+    Small images are decoded once and cached; a cache hit skips even the scan.
     """
-    if kind == "zip":
-        train_tree, test_tree = _scan_zip(path)
-    else:
-        train_tree, test_tree = _scan_folder(path)
-    if test_tree is None:
-        test_tree = _sibling_test_tree(path, kind)
-    if test_tree is not None and test_tree.class_names != train_tree.class_names:
-        test_tree = None  # a test split with other classes would mislabel every image
+    sibling = _sibling_test_path(path)
+    key = _cache_key(kind, path, sibling, image_size)
+    cached = _read_cache(cache_dir / f"{path.name}-{key}") if key else None
+    if cached is not None:
+        return cached
+    archives = [_open_archive(path, kind)]
+    try:
+        train_tree, test_tree = _trees_from_names(archives[0])
+        if test_tree is None and sibling is not None:
+            test_tree = _sibling_test_tree(sibling, kind, archives)
+        if test_tree is not None and test_tree.class_names != train_tree.class_names:
+            test_tree = None  # a test split with other classes would mislabel every image
+        if _peek_size(train_tree) > SMALL_IMAGE_MAX and (image_size or 999) > SMALL_IMAGE_MAX:
+            return _streaming_dataset(path, train_tree, test_tree, image_size or 224)
+        train, skipped = decode_images(train_tree, image_size, progress)
+        size = int(train.images.shape[-1])
+        test = None
+        if test_tree is not None:
+            test, test_skipped = decode_images(test_tree, size, progress)
+            skipped += test_skipped
+    finally:
+        for archive in archives:
+            archive.close()
+    ds = Dataset(path.name, train_tree.class_names, size, train, None, test, skipped)
+    if key:
+        _write_cache(cache_dir / f"{path.name}-{key}", ds)
+    return ds
 
-    large = _peek_size(train_tree) > SMALL_IMAGE_MAX and (image_size is None
-                                                          or image_size > SMALL_IMAGE_MAX)
-    if large:
-        size = image_size or 224
-        train = ImageFiles(train_tree.source, train_tree.members, train_tree.labels)
-        test = (ImageFiles(test_tree.source, test_tree.members, test_tree.labels)
-                if test_tree else None)
-        return Dataset(path.name, train_tree.class_names, size, train, None, test)
 
-    train, skipped, size = _decode_cached(train_tree, image_size, cache_dir, progress)
-    test = None
-    if test_tree is not None:
-        test, test_skipped, _ = _decode_cached(test_tree, size, cache_dir, progress)
-        skipped += test_skipped
-    return Dataset(path.name, train_tree.class_names, size, train, None, test, skipped)
+def _streaming_dataset(path: Path, train: _Tree, test: _Tree | None, size: int) -> Dataset:
+    files = lambda t: ImageFiles(t.archive.path, t.members, t.labels)  # noqa: E731
+    return Dataset(path.name, train.class_names, size, files(train), None,
+                   files(test) if test else None)
 
 
 def _is_image_name(name: str) -> bool:
@@ -344,99 +444,70 @@ def _is_image_name(name: str) -> bool:
     return not base.startswith(".") and base.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def _scan_folder(path: Path) -> tuple[_Tree, _Tree | None]:
-    if not path.exists():
-        raise DataError(f"Dataset folder {path} does not exist. Pick an existing folder.")
-    if not path.is_dir():
-        raise DataError(f"{path} is a file, not a folder. For a zip use 'zip:{path}'.")
-    files = sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
-    dirs = sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_dir())
-    return _trees_from_names(path, False, files, dirs)
-
-
-def _scan_zip(path: Path) -> tuple[_Tree, _Tree | None]:
-    if not path.is_file():
-        raise DataError(f"Zip file {path} does not exist. Pick an existing .zip file.")
-    try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise DataError(f"{path} is not a readable zip file ({exc}). Give a .zip holding an "
-                        "ImageFolder tree (one folder per class), or use 'folder:PATH'.") from exc
-    files = sorted(i.filename for i in infos if not i.is_dir())
-    dirs = sorted(i.filename.rstrip("/") for i in infos if i.is_dir())
-    return _trees_from_names(path, True, files, dirs)
-
-
-def _trees_from_names(source: Path, is_zip: bool, files: list[str],
-                      dirs: list[str]) -> tuple[_Tree, _Tree | None]:
-    """Find the ImageFolder layout in a list of paths: classes directly at the top, or
-    under `train/` (with an optional `test/` or `val/` beside it)."""
-    files = [f for f in files if not f.startswith("__MACOSX/")]
+def _trees_from_names(archive: _Archive) -> tuple[_Tree, _Tree | None]:
+    """Find the ImageFolder layout: classes directly at the top, under one wrapping
+    folder (test.zip holds test/<class>/...), or under `train/` beside `test/`/`val/`."""
+    files, dirs = archive.names()
+    files = [f for f in files if not f.startswith("__MACOSX/")]  # macOS zip debris
     dirs = [d for d in dirs if not d.startswith("__MACOSX")]
-    tops = {f.split("/", 1)[0] for f in files if "/" in f} | {d.split("/", 1)[0] for d in dirs}
-    where = f"{'zip' if is_zip else 'folder'} {source}"
+    where = f"{'zip' if archive.is_zip else 'folder'} {archive.path}"
     if not any(_is_image_name(f) for f in files):
         raise DataError(f"The {where} holds no images ({', '.join(IMAGE_EXTENSIONS)}). An "
                         "ImageFolder tree has one sub-folder per class with the images inside.")
-    if "train" in tops and not any(_is_image_name(f) and f.count("/") == 1 for f in files):
-        train = _tree_at(source, is_zip, files, dirs, "train/")
-        test_prefix = next((p for p in ("test/", "val/") if p[:-1] in tops), None)
-        test = _tree_at(source, is_zip, files, dirs, test_prefix) if test_prefix else None
-        return train, test
-    if len(tops) == 1 and not any(f.count("/") == 1 and _is_image_name(f) for f in files):
-        # A single wrapping folder (test.zip holds test/<class>/...): look inside it.
-        return _tree_at(source, is_zip, files, dirs, next(iter(tops)) + "/"), None
-    return _tree_at(source, is_zip, files, dirs, ""), None
+    tops = {f.split("/", 1)[0] for f in files if "/" in f} | {d.split("/", 1)[0] for d in dirs}
+    images_at_depth_2 = any(_is_image_name(f) and f.count("/") == 1 for f in files)
+    if "train" in tops and not images_at_depth_2:
+        test = next((p for p in ("test", "val") if p in tops), None)
+        return (_tree_at(archive, files, dirs, "train/"),
+                _tree_at(archive, files, dirs, test + "/") if test else None)
+    if len(tops) == 1 and not images_at_depth_2:
+        return _tree_at(archive, files, dirs, next(iter(tops)) + "/"), None
+    return _tree_at(archive, files, dirs, ""), None
 
 
-def _tree_at(source: Path, is_zip: bool, files: list[str], dirs: list[str],
-             prefix: str) -> _Tree:
-    where = f"{'zip' if is_zip else 'folder'} {source}" + (f" (under {prefix})" if prefix else "")
+def _tree_at(archive: _Archive, files: list[str], dirs: list[str], prefix: str) -> _Tree:
+    """The tree whose class folders sit directly under `prefix`."""
+    where = f"{'zip' if archive.is_zip else 'folder'} {archive.path}"
+    where += f" (under {prefix})" if prefix else ""
     inner = [f[len(prefix):] for f in files if f.startswith(prefix)]
     loose = [f for f in inner if "/" not in f and _is_image_name(f)]
     if loose:
         raise DataError(f"The {where} has images outside class folders (e.g. {loose[0]}). "
                         "Put every image in a sub-folder named after its class.")
+    sub = [d[len(prefix):] for d in dirs if d.startswith(prefix) and d[len(prefix):]]
     classes = sorted({f.split("/", 1)[0] for f in inner if "/" in f}
-                     | {d[len(prefix):].split("/", 1)[0] for d in dirs
-                        if d.startswith(prefix) and d[len(prefix):]})
+                     | {d.split("/", 1)[0] for d in sub})
+    if len(classes) < 2:
+        raise DataError(f"The {where} has {len(classes) or 'no'} class folder(s) "
+                        f"{', '.join(classes)}; a classifier needs at least two. An ImageFolder "
+                        "tree has one sub-folder per class with the images inside.")
     by_class: dict[str, list[str]] = {c: [] for c in classes}
     for f in inner:
         if "/" in f and _is_image_name(f):
             by_class[f.split("/", 1)[0]].append(prefix + f)
     empty = [c for c, names in by_class.items() if not names]
-    if not classes:
-        raise DataError(f"The {where} has no class folders. An ImageFolder tree has one "
-                        "sub-folder per class with the images inside.")
     if empty:
         raise DataError(f"Class folder(s) {', '.join(empty)} in the {where} hold no images. "
                         "Add images or remove the empty folder(s).")
     members = [m for c in classes for m in sorted(by_class[c])]
     labels = [i for i, c in enumerate(classes) for _ in by_class[c]]
-    if not is_zip:
-        members = [str(source / m) for m in members]
-    return _Tree(source, is_zip, classes, members, labels)
+    return _Tree(archive, classes, members, labels)
 
 
-def _sibling_test_tree(path: Path, kind: str) -> _Tree | None:
+def _sibling_test_path(path: Path) -> Path | None:
     if "train" not in path.name:
         return None
     sibling = path.with_name(path.name.replace("train", "test"))
-    if not sibling.exists():
-        return None
+    return sibling if sibling.exists() else None
+
+
+def _sibling_test_tree(sibling: Path, kind: str, archives: list[_Archive]) -> _Tree | None:
     try:
-        tree, _ = _scan_zip(sibling) if kind == "zip" else _scan_folder(sibling)
+        archives.append(_open_archive(sibling, kind))
+        train, test = _trees_from_names(archives[-1])
     except DataError:
         return None  # a broken sibling must not stop the training data from loading
-    return tree
-
-
-def _read_bytes(tree: _Tree, indices: Sequence[int]) -> list[bytes]:
-    if tree.is_zip:
-        with zipfile.ZipFile(tree.source) as zf:
-            return [zf.read(tree.members[i]) for i in indices]
-    return [Path(tree.members[i]).read_bytes() for i in indices]
+    return train if test is None else test
 
 
 def _peek_size(tree: _Tree) -> int:
@@ -444,9 +515,9 @@ def _peek_size(tree: _Tree) -> int:
     from PIL import Image
 
     largest = 0
-    for blob in _read_bytes(tree, range(min(8, len(tree.members)))):
+    for name in tree.members[:8]:
         try:
-            with Image.open(io.BytesIO(blob)) as img:
+            with Image.open(io.BytesIO(tree.archive.read(name))) as img:
                 largest = max(largest, *img.size)
         except Exception:  # noqa: BLE001, S112 (a corrupt file is counted when decoding)
             continue
@@ -456,101 +527,132 @@ def _peek_size(tree: _Tree) -> int:
 # --------------------------------------------------------------------------- decoding, cache
 
 
-def _decode_cached(tree: _Tree, image_size: int | None, cache_dir: Path,
-                   progress: Progress | None) -> tuple[ImageTensors, int, int]:
-    """Decode every image of a small-image tree, or read the result of an earlier decode.
+def _cache_key(kind: str, path: Path, sibling: Path | None, image_size: int | None) -> str | None:
+    """Hash of what the decoded tensors depend on, or None when the path is missing.
 
-    The cache key covers the path, each file's size and mtime (the zip's own for a
-    zip) and the requested size, so an edited dataset is decoded again. The cache is
-    an .npz read with allow_pickle=False: it cannot run code.
+    A zip counts by its size and mtime. A folder counts by its file names and the mtime
+    of every folder in it (adding, removing or renaming files changes those); a file
+    edited in place under the same name is not noticed: delete the cache for that.
     """
-    key = _cache_key(tree, image_size)
-    cache = cache_dir / f"{tree.source.name}-{key}.npz"
-    if cache.is_file():
-        try:
-            with np.load(cache, allow_pickle=False) as z:
-                data = ImageTensors(torch.from_numpy(z["images"]), torch.from_numpy(z["labels"]))
-                return data, int(z["skipped"]), int(data.images.shape[-1])
-        except Exception:  # noqa: BLE001 (a truncated cache is rebuilt, not fatal)
-            pass
-    images, ok = decode_images(tree, image_size, progress)
-    labels = torch.tensor(tree.labels)[ok]
-    skipped = int((~ok).sum())
-    if len(labels) == 0:
-        raise DataError(f"None of the {len(tree.members)} images in {tree.source} could be "
-                        "decoded. Check that the files are images (JPEG, PNG, ...).")
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(f".tmp{os.getpid()}.npz")
-    np.savez(tmp, images=images.numpy(), labels=labels.numpy(), skipped=skipped)
-    os.replace(tmp, cache)  # atomic: a crash never leaves a half-written cache
-    return ImageTensors(images, labels), skipped, int(images.shape[-1])
-
-
-def _cache_key(tree: _Tree, image_size: int | None) -> str:
-    h = hashlib.sha256(f"v{_CACHE_VERSION}|{image_size}|{tree.source.resolve()}".encode())
-    paths = [tree.source] if tree.is_zip else [Path(m) for m in tree.members]
-    for p in paths:
+    h = hashlib.sha256(f"v{_CACHE_VERSION}|{kind}|{image_size}".encode())
+    for p in (path, sibling):
+        if p is None:
+            continue
+        if not p.exists():
+            return None
         st = p.stat()
-        h.update(f"|{p}|{st.st_size}|{st.st_mtime_ns}".encode())
-    if tree.is_zip:
-        h.update("|".join(tree.members).encode())  # same zip, other subtree (train/test)
+        h.update(f"|{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+        if p.is_dir():
+            for here, _, names in sorted(os.walk(p)):
+                h.update(f"|{here}|{os.stat(here).st_mtime_ns}|{len(names)}".encode())
+                h.update("/".join(sorted(names)).encode())
     return h.hexdigest()[:16]
 
 
-def decode_images(tree: _Tree, image_size: int | None, progress: Progress | None = None,
-                  chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
-    """Decode a tree into uint8 [N,3,S,S] and a mask of the files that decoded.
+def _write_cache(folder: Path, ds: Dataset) -> None:
+    """Save decoded splits as plain .npy arrays plus a JSON note, atomically.
+
+    .npy read with allow_pickle=False cannot run code, and reads at disk speed.
+    """
+    tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
+    try:
+        tmp.mkdir(parents=True, exist_ok=True)
+        for split in ("train", "test"):
+            tensors = getattr(ds, split)
+            if tensors is not None:
+                np.save(tmp / f"{split}_images.npy", tensors.images.numpy())
+                np.save(tmp / f"{split}_labels.npy", tensors.labels.numpy())
+        note = {"name": ds.name, "classes": ds.class_names, "image_size": ds.image_size,
+                "skipped_files": ds.skipped_files, "has_test": ds.test is not None}
+        (tmp / "dataset.json").write_text(json.dumps(note))
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)  # atomic: a crash never leaves a half-written cache
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)  # no cache is slower, not wrong
+
+
+def _read_cache(folder: Path) -> Dataset | None:
+    try:
+        note = json.loads((folder / "dataset.json").read_text())
+        split = lambda s: ImageTensors(  # noqa: E731
+            torch.from_numpy(np.load(folder / f"{s}_images.npy", allow_pickle=False)),
+            torch.from_numpy(np.load(folder / f"{s}_labels.npy", allow_pickle=False)))
+        test = split("test") if note["has_test"] else None
+        return Dataset(note["name"], note["classes"], note["image_size"], split("train"),
+                       None, test, note["skipped_files"])
+    except (OSError, ValueError, KeyError):
+        return None  # absent or damaged: decode again
+
+
+def decode_images(tree: _Tree, image_size: int | None,
+                  progress: Progress | None = None, chunk: int = 1024) -> tuple[ImageTensors, int]:
+    """Decode a tree into uint8 [N,3,S,S] and count the files that would not decode.
 
     Chunks of JPEGs go to torchvision's batched `decode_jpeg` (about 30 us per CIFAR
-    image, 3x faster than Pillow); a chunk that fails is redone file by file so that one
-    corrupt file costs only itself. Chunks run on a thread pool: libjpeg runs outside
-    the GIL.
+    image, 3x faster than Pillow); a chunk that fails is redone file by file, so one
+    corrupt file costs only itself. Bytes are read on this thread (the archive is not
+    thread-safe) and chunks decode on a pool (libjpeg runs outside the GIL).
     """
     n = len(tree.members)
-    starts = list(range(0, n, chunk))
-    blobs_of = lambda s: _read_bytes(tree, range(s, min(n, s + chunk)))  # noqa: E731
-    first = _decode_one(blobs_of(0)[0])
+    first = _decode_one(tree.archive.read(tree.members[0]))
     size = image_size or (max(first.shape[1:]) if first is not None else 32)
     images = torch.empty(n, 3, size, size, dtype=torch.uint8)
     ok = torch.zeros(n, dtype=torch.bool)
-    done = 0
 
-    def work(start: int) -> int:
-        decoded = _decode_chunk(blobs_of(start))
-        for i, img in enumerate(decoded, start):
+    def work(start: int, blobs: list[bytes]) -> int:
+        for i, img in enumerate(_decode_chunk(blobs), start):
             if img is not None:
                 images[i] = _fit(img, size)
                 ok[i] = True
-        return len(decoded)
+        return len(blobs)
 
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        for count in pool.map(work, starts):
-            done += count
+        jobs = [pool.submit(work, s, [tree.archive.read(m) for m in tree.members[s:s + chunk]])
+                for s in range(0, n, chunk)]
+        done = 0
+        for job in jobs:
+            done += job.result()
             if progress is not None:
                 progress(done, n)
-    return images[ok] if not ok.all() else images, ok
+    skipped = n - int(ok.sum())
+    if skipped == n:
+        raise DataError(f"None of the {n} images in {tree.archive.path} could be decoded. "
+                        "Check that the files are images (JPEG, PNG, ...).")
+    labels = torch.tensor(tree.labels)
+    if skipped:
+        images, labels = images[ok], labels[ok]
+    return ImageTensors(images, labels), skipped
 
 
 def _decode_chunk(blobs: list[bytes]) -> list[torch.Tensor | None]:
-    from torchvision.io import ImageReadMode, decode_jpeg
-
     if all(b[:3] == b"\xff\xd8\xff" for b in blobs):
         try:
-            return decode_jpeg([_as_tensor(b) for b in blobs], mode=ImageReadMode.RGB)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # see _decode_one
+                from torchvision.io import ImageReadMode, decode_jpeg
+
+                return decode_jpeg([_as_tensor(b) for b in blobs], mode=ImageReadMode.RGB)
         except Exception:  # noqa: BLE001, S110 (some file is corrupt: find it below)
             pass
     return [_decode_one(b) for b in blobs]
 
 
 def _decode_one(blob: bytes) -> torch.Tensor | None:
-    """One image as uint8 [3,H,W] RGB, or None when it cannot be decoded."""
-    from torchvision.io import ImageReadMode, decode_image
+    """One image as uint8 [3,H,W] RGB, or None when it cannot be decoded.
 
+    torchvision 0.29 deprecates its decoders in favour of TorchCodec but they work and
+    are the fastest we have; when they go, Pillow below takes over.
+    """
     try:
-        return decode_image(_as_tensor(blob), mode=ImageReadMode.RGB)
-    except Exception:  # noqa: BLE001 (torchvision raises RuntimeError, or others)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from torchvision.io import ImageReadMode, decode_image
+
+            return decode_image(_as_tensor(blob), mode=ImageReadMode.RGB)
+    except Exception:  # noqa: BLE001 (a RuntimeError, or an ImportError once removed)
         pass
-    try:  # Pillow reads formats libjpeg/libpng do not (BMP, PPM, some GIFs)
+    try:  # Pillow also reads what libjpeg/libpng do not (BMP, PPM, some GIFs)
         from PIL import Image
 
         with Image.open(io.BytesIO(blob)) as img:
@@ -565,12 +667,18 @@ def _as_tensor(blob: bytes) -> torch.Tensor:
 
 
 def _fit(img: torch.Tensor, size: int) -> torch.Tensor:
-    """Resize to size x size when needed (antialiased), so that all images stack."""
+    """Resize to size x size when needed, so that all images stack."""
     if img.shape[1] == size and img.shape[2] == size:
         return img
-    out = F.interpolate(img[None].float(), size=(size, size), mode="bilinear",
+    return _fit_batch(img[None], size)[0]
+
+
+def _fit_batch(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 [B,3,h,w] -> uint8 [B,3,size,size], antialiased bilinear (no aliasing when
+    shrinking, which is what Pillow's resize does too)."""
+    out = F.interpolate(images.float(), size=(size, size), mode="bilinear",
                         antialias=True, align_corners=False)
-    return out[0].round().clamp(0, 255).to(torch.uint8)
+    return out.round_().clamp_(0, 255).to(torch.uint8)
 
 
 # --------------------------------------------------------------------------- device batches
@@ -696,10 +804,8 @@ class ImageFiles(torch.utils.data.Dataset):
     and counted in `failed` of that worker, so one bad file does not stop an epoch.
     """
 
-    def __init__(self, source: Path, members: list[str], labels: list[int],
-                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+    def __init__(self, source: Path, members: list[str], labels: list[int]) -> None:
         self.source, self.members, self.labels = source, members, labels
-        self.transform = transform
         self.is_zip = source.is_file()
         self.failed = 0
         self._zip: tuple[int, zipfile.ZipFile] | None = None
@@ -712,13 +818,13 @@ class ImageFiles(torch.utils.data.Dataset):
             i = (index + k) % len(self.members)
             img = _decode_one(self._read(i))
             if img is not None:
-                return (self.transform(img) if self.transform else img), self.labels[i]
+                return img, self.labels[i]
             self.failed += 1
         raise DataError(f"No image in {self.source} could be decoded.")
 
     def _read(self, i: int) -> bytes:
         if not self.is_zip:
-            return Path(self.members[i]).read_bytes()
+            return (self.source / self.members[i]).read_bytes()
         if self._zip is None or self._zip[0] != os.getpid():
             self._zip = (os.getpid(), zipfile.ZipFile(self.source))
         return self._zip[1].read(self.members[i])
@@ -740,29 +846,40 @@ def imagenet_transforms(train: bool, size: int = 224, mean: Sequence[float] = IM
     return v2.Compose([*geometry, v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)])
 
 
+class Transformed(torch.utils.data.Dataset):
+    """A split seen through a transform; train and val of one `ImageFiles` share files
+    but not transforms, so the transform lives here rather than on the files."""
+
+    def __init__(self, split: torch.utils.data.Dataset, transform: Callable) -> None:
+        self.split, self.transform = split, transform
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        img, label = self.split[index]
+        return self.transform(img), label
+
+
 def make_loader(split: torch.utils.data.Dataset, batch_size: int, *, train: bool,
                 image_size: int = 224, workers: int | None = None, seed: int = 0,
                 pin_memory: bool = False) -> torch.utils.data.DataLoader:
-    """A DataLoader over large images with the ImageNet transforms set on the split.
+    """A DataLoader over a large-image split with the ImageNet transforms.
 
-    The shuffle generator is seeded so the order is reproducible; the random crops in
-    workers are seeded by torch per worker from it as well.
+    The shuffle generator is seeded from `seed`, so the order is reproducible; torch
+    derives each worker's seed (and so its random crops) from the same generator.
     """
-    base = split.dataset if isinstance(split, torch.utils.data.Subset) else split
-    base.transform = imagenet_transforms(train, image_size)
     workers = min(8, os.cpu_count() or 1) if workers is None else workers
     return torch.utils.data.DataLoader(
-        split, batch_size=batch_size, shuffle=train, drop_last=train, num_workers=workers,
-        pin_memory=pin_memory, persistent_workers=workers > 0,
-        generator=torch.Generator().manual_seed(seed),
+        Transformed(split, imagenet_transforms(train, image_size)), batch_size=batch_size,
+        shuffle=train, drop_last=train, num_workers=workers, pin_memory=pin_memory,
+        persistent_workers=workers > 0, generator=torch.Generator().manual_seed(seed),
     )
 
 
 def describe(ds: Dataset) -> dict[str, object]:
     """A JSON-ready summary saved beside a run (sizes, classes, statistics)."""
-    size = lambda s: None if s is None else len(s)  # noqa: E731
-    return json.loads(json.dumps({
-        "name": ds.name, "classes": ds.class_names, "image_size": ds.image_size,
-        "train": size(ds.train), "val": size(ds.val), "test": size(ds.test),
-        "skipped_files": ds.skipped_files, "mean": ds.mean, "std": ds.std,
-    }))
+    size = lambda split: None if split is None else len(split)  # noqa: E731
+    return {"name": ds.name, "classes": list(ds.class_names), "image_size": ds.image_size,
+            "train": size(ds.train), "val": size(ds.val), "test": size(ds.test),
+            "skipped_files": ds.skipped_files, "mean": list(ds.mean), "std": list(ds.std)}

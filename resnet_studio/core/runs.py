@@ -131,6 +131,19 @@ def _dumps(obj: Any, indent: int | None = None) -> str:
         return json.dumps(_finite(obj), allow_nan=False, indent=indent)
 
 
+@contextlib.contextmanager
+def _disk_errors(what: str) -> Iterator[None]:
+    """Turn an OSError while writing ``what`` into a TrainingError a user can act on."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _DISK_FULL:
+            raise TrainingError(
+                f"The disk is full: could not write {what}. Free some space."
+            ) from exc
+        raise TrainingError(f"Could not write {what} ({exc}).") from exc
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     """Read a JSON object, raising TrainingError that says which file is broken."""
     try:
@@ -200,7 +213,7 @@ def _try_lock(fd: int) -> bool:
 def _is_locked(run_dir: Path) -> bool:
     """Whether some process (this one included) is writing the run right now."""
     try:
-        fd = os.open(run_dir / LOCK, os.O_RDWR)
+        fd = os.open(run_dir / LOCK, os.O_RDONLY)
     except OSError:
         return False
     try:
@@ -357,7 +370,8 @@ class Run:
             "summary": {**(old.get("summary") or {}), **(summary or {})},
         }
         doc = json.loads(_dumps(doc))  # plain + finite, so the write cannot fail halfway
-        atomic_write_json(self.path / STATUS, doc)
+        with _disk_errors(f"the status of run '{self.name}'"):
+            atomic_write_json(self.path / STATUS, doc)
         self._status = doc
 
     # ----------------------------------------------------------------- metrics
@@ -375,8 +389,9 @@ class Run:
         line = _dumps({**record, "iteration": iteration}).encode() + b"\n"
         fh = self._metrics_fh or self._open_metrics()
         view = memoryview(line)
-        while view:
-            view = view[fh.write(view) :]
+        with _disk_errors(f"the metrics of run '{self.name}'"):
+            while view:
+                view = view[fh.write(view) :]
 
     def _open_metrics(self) -> Any:
         self._acquire()
@@ -712,23 +727,28 @@ def create_run(
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
         config = dataclasses.asdict(config)
     config_json = _dumps(dict(config), indent=2) + "\n"  # fail before creating anything
-    root = _root(runs_dir)
-    root.mkdir(parents=True, exist_ok=True)
     if name is not None:
         _check_name(name)
-        path = root / name
-        try:
-            path.mkdir()
-        except FileExistsError:
-            raise TrainingError(
-                f"A run named '{name}' already exists in {root}; choose another name."
-            ) from None
-    else:
-        path = _make_unique_dir(root, _default_name(config))
-    atomic_write_bytes(path / CONFIG, config_json.encode())
+    root = _root(runs_dir)
+    with _disk_errors(f"a run folder in {root} (set {ENV_RUNS_DIR} to use another folder)"):
+        root.mkdir(parents=True, exist_ok=True)
+        path = (
+            _make_named_dir(root, name) if name else _make_unique_dir(root, _default_name(config))
+        )
+        atomic_write_bytes(path / CONFIG, config_json.encode())
     run = Run(path)
     run.set_status("running")
     return run
+
+
+def _make_named_dir(root: Path, name: str) -> Path:
+    try:
+        (root / name).mkdir()
+    except FileExistsError:
+        raise TrainingError(
+            f"A run named '{name}' already exists in {root}; choose another name."
+        ) from None
+    return root / name
 
 
 def _make_unique_dir(root: Path, base: str) -> Path:
@@ -862,5 +882,6 @@ def delete_run(
             f"Run '{path.name}' is being written by another process; stop it before deleting."
         )
     trash = path.with_name(f".deleting-{path.name}")
+    shutil.rmtree(trash, ignore_errors=True)  # left by an interrupted delete
     os.rename(path, trash)
     shutil.rmtree(trash)

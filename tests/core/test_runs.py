@@ -188,6 +188,19 @@ def test_metrics_round_trip(tmp_path):
         run.append_metrics({"loss": 1.0})
 
 
+def test_disk_full_while_logging_is_a_training_error(tmp_path):
+    run = create_run(CONFIG, runs_dir=tmp_path)
+    run.append_metrics({"iteration": 1})
+
+    class FullDisk:
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    run._metrics_fh = FullDisk()
+    with pytest.raises(TrainingError, match="disk is full.*metrics"):
+        run.append_metrics({"iteration": 2})
+
+
 def test_truncate_after_with_torn_last_line(tmp_path):
     run = create_run(CONFIG, runs_dir=tmp_path)
     for i in range(1, 11):
@@ -399,7 +412,7 @@ for it in range(start, 10**9):
         w = {"w": torch.full((64, 1024), float(it))}
         run.save_checkpoint(it, w, extra_state={"it": torch.tensor(it)},
                             trainer_state={"epoch": it // 50}, keep=2)
-        if it == start + 5 * (-start % 5):  # the first save of this process is done
+        if it == start + (-start % 5):  # the first save of this process is done
             print("ready", flush=True)
 """
 

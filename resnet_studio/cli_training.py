@@ -1,0 +1,218 @@
+"""`resnet-studio train` and `resnet-studio runs`: options, progress and tables."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from typing import Any, TextIO
+
+from resnet_studio.core.recipes import RECIPES, Recipe
+
+# Recipe fields with a short flag of their own in the issue's spelling.
+_ALIASES = {"iterations": ["--iters", "--iterations"]}
+
+
+def add_train_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    train = commands.add_parser(
+        "train",
+        help="train one network or a comparison",
+        description="Train on the CPU or GPU; runs are kept in the run store "
+        "(`resnet-studio runs`). Under `torchrun --nproc_per_node=N` it trains with DDP.",
+    )
+    train.add_argument("--model", help="zoo name, e.g. cifar-resnet56")
+    train.add_argument("--compare", nargs="+", default=[], metavar="NAME",
+                       help="more networks trained on the same batches, interleaved")
+    train.add_argument("--shortcut", choices=["A", "B", "C"],
+                       help="shortcut option of the residual nets (Table 3)")
+    train.add_argument("--zero-init-residual", action="store_true")
+    train.add_argument("--recipe", default="quick", choices=list(RECIPES))
+    train.add_argument("--resume", nargs="+", metavar="RUN",
+                       help="continue runs (folder or name) from their last checkpoint")
+    train.add_argument("--runs-dir", help="where runs are stored (default: "
+                       "$RESNET_STUDIO_RUNS_DIR or the user data folder)")
+    train.add_argument("--json", action="store_true", help="print one JSON event per line")
+    fields = train.add_argument_group("recipe fields (override the recipe's values)")
+    for field in dataclasses.fields(Recipe):
+        if field.name == "name":
+            continue
+        flags = _ALIASES.get(field.name, [f"--{field.name.replace('_', '-')}"])
+        fields.add_argument(*flags, dest=f"recipe_{field.name}", metavar="VALUE", default=None,
+                            help=_field_help(field))
+    train.set_defaults(run=run_train)
+    return train
+
+
+def _field_help(field: dataclasses.Field) -> str:
+    default = getattr(RECIPES["quick"], field.name)
+    return f"quick: {default}"
+
+
+def recipe_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    from resnet_studio.core.recipes import parse_field
+
+    overrides = {}
+    for field in dataclasses.fields(Recipe):
+        text = getattr(args, f"recipe_{field.name}", None)
+        if text is not None:
+            overrides[field.name] = parse_field(field.name, text)
+    return overrides
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from resnet_studio.core.errors import StudioError
+    from resnet_studio.core.models import parse_name
+    from resnet_studio.core.recipes import get_recipe
+    from resnet_studio.core.train import ModelChoice, resume, train
+
+    overrides = recipe_overrides(args)
+    printer = JsonPrinter() if args.json else ProgressPrinter(sys.stderr)
+    if args.resume:
+        results = resume(args.resume, runs_dir=args.runs_dir, overrides=overrides,
+                         on_event=printer)
+    else:
+        if not args.model:
+            raise StudioError("train needs --model NAME (or --resume RUN)")
+        recipe = get_recipe(args.recipe).with_overrides(**overrides)
+        choices = [ModelChoice(name, None if parse_name(name).plain else args.shortcut,
+                               args.zero_init_residual)
+                   for name in [args.model, *args.compare]]
+        results = train(choices, recipe, runs_dir=args.runs_dir, on_event=printer)
+    if not args.json:
+        printer.close()
+        print_results_table(results, sys.stdout)
+    return 0 if all(r.status == "finished" for r in results) else 1
+
+
+class JsonPrinter:
+    def __call__(self, event: dict[str, Any]) -> None:
+        print(json.dumps(event), flush=True)
+
+
+class ProgressPrinter:
+    """One progress line per run: redrawn in place on a terminal, else printed
+    every few seconds so logs stay readable."""
+
+    def __init__(self, stream: TextIO, interval_s: float = 5.0) -> None:
+        self.stream, self.interval_s = stream, interval_s
+        self.tty = stream.isatty()
+        self.lines: dict[str, str] = {}
+        self._drawn = 0
+        self._last_print: dict[str, float] = {}
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        if kind == "loading":
+            self._say(f"loading {event['what']}: {event['done']}/{event['total']}", transient=True)
+        elif kind == "started":
+            self.lines[event["run"]] = f"{event['model']:<22} starting at iteration {event['iteration']}"
+            self._redraw(event["run"], force=True)
+        elif kind == "metrics":
+            self.lines[event["run"]] = _progress_line(event)
+            self._redraw(event["run"])
+        elif kind == "ended":
+            line = self.lines.get(event["run"], event["run"])
+            reason = f": {event['reason']}" if event.get("reason") else ""
+            self.lines[event["run"]] = f"{line}  [{event['status']}{reason}]"
+            self._redraw(event["run"], force=True)
+
+    def _say(self, text: str, transient: bool = False) -> None:
+        if self.tty:
+            self.stream.write(f"\r\x1b[K{text}" if transient else f"{text}\n")
+            self.stream.flush()
+        elif not transient:
+            print(text, file=self.stream, flush=True)
+
+    def _redraw(self, run: str, force: bool = False) -> None:
+        if not self.tty:
+            now = time.monotonic()
+            if force or now - self._last_print.get(run, 0.0) >= self.interval_s:
+                self._last_print[run] = now
+                print(self.lines[run], file=self.stream, flush=True)
+            return
+        if self._drawn:
+            self.stream.write(f"\x1b[{self._drawn}F")
+        self.stream.write("\r\x1b[K")
+        for line in self.lines.values():
+            self.stream.write(f"\x1b[K{line}\n")
+        self._drawn = len(self.lines)
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+
+
+def _progress_line(event: dict[str, Any]) -> str:
+    done, total = event["iteration"], event["total_iterations"]
+    width = 24
+    filled = int(width * done / max(total, 1))
+    bar = "#" * filled + "-" * (width - filled)
+    evals = "".join(f"  {key.split('_')[0]} {event[key]:6.2%}" for key in ("val_error", "test_error")
+                    if event.get(key) is not None)
+    return (f"{event['run']:<34} [{bar}] {done}/{total}  loss {event['loss']:.3f}  "
+            f"train err {event['train_error']:6.2%}{evals}  {event['images_per_s']:7.0f} img/s  "
+            f"ETA {_duration(event.get('eta_s'))}")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def print_results_table(results: list, stream: TextIO) -> None:
+    print(f"\n{'run':<36} {'model':<22} {'status':<10} {'iters':>7} {'loss':>7} "
+          f"{'train err':>9} {'val err':>8} {'test err':>8}", file=stream)
+    for r in results:
+        last = r.last
+        print(f"{r.name:<36} {r.model:<22} {r.status:<10} {r.iterations:>7} "
+              f"{_number(last.get('loss'), '.3f'):>7} {_number(last.get('train_error'), '.2%'):>9} "
+              f"{_number(last.get('val_error'), '.2%'):>8} {_number(last.get('test_error'), '.2%'):>8}",
+              file=stream)
+        if r.reason:
+            print(f"    {r.reason}", file=stream)
+
+
+def _number(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def add_runs_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    runs = commands.add_parser("runs", help="list the runs in the run store")
+    runs.add_argument("--runs-dir", help="default: $RESNET_STUDIO_RUNS_DIR or the user data folder")
+    runs.add_argument("--json", action="store_true", help="one JSON object per run")
+    runs.set_defaults(run=run_runs)
+    return runs
+
+
+def run_runs(args: argparse.Namespace) -> int:
+    from resnet_studio.core.runs import default_runs_dir, list_runs
+
+    summaries = list_runs(args.runs_dir)
+    if args.json:
+        for s in summaries:
+            row = dataclasses.asdict(s)
+            row["path"] = str(s.path)
+            for key in ("created", "updated"):
+                row[key] = row[key].isoformat() if row[key] else None
+            print(json.dumps(row))
+        return 0
+    if not summaries:
+        print(f"no runs in {args.runs_dir or default_runs_dir()}")
+        return 0
+    print(f"{'run':<36} {'model':<18} {'dataset':<10} {'status':<10} {'iters':>13} "
+          f"{'best val':>8} {'best test':>9} {'final train':>11}")
+    for s in summaries:
+        status = "killed" if s.stale else s.status
+        iters = f"{s.iterations or 0}/{s.total_iterations or '?'}"
+        print(f"{s.name:<36} {s.model or '?':<18} {s.dataset or '?':<10} {status:<10} {iters:>13} "
+              f"{_number(s.best_val_error, '.2%'):>8} {_number(s.best_test_error, '.2%'):>9} "
+              f"{_number(s.final_train_error, '.2%'):>11}")
+        if s.reason:
+            print(f"    {s.reason}")
+    return 0

@@ -1,0 +1,262 @@
+"""The main window: menus, status bar, and a tab per panel.
+
+The window is shown before PyTorch is imported (that takes seconds): it starts on a
+"Loading PyTorch…" page while a worker imports core and picks the device, then adds
+the panels. Panels other than Model plug in with `add_panel(title, widget)`; modules
+listed in OPTIONAL_PANELS are added automatically when they exist, by calling their
+`create_panel(window) -> QWidget` with their `TITLE`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from resnet_studio import __version__
+from resnet_studio.gui import settings, workers
+from resnet_studio.gui.widgets import PAPER_CITATION, app_icon, configure_plots, show_error
+
+OPTIONAL_PANELS = ("resnet_studio.gui.training_panel", "resnet_studio.gui.inspection_panel")
+DEFAULT_SIZE = (1200, 780)
+
+
+def load_core() -> dict:
+    """Import PyTorch and core, pick the training device (runs in a worker)."""
+    from resnet_studio.core import models  # noqa: F401 - the import is the point
+    from resnet_studio.core.device import describe_device, resolve_device
+
+    device = resolve_device("auto")
+    return {"device": str(device), "device_text": describe_device(device)}
+
+
+class MainWindow(QMainWindow):
+    """Signals: `core_loaded` once PyTorch is imported and the panels exist;
+    `palette_changed` when the desktop switches light/dark (plots re-colour on it)."""
+
+    core_loaded = Signal()
+    palette_changed = Signal()
+
+    def __init__(self, *, demo: bool = False, persist: bool = True) -> None:
+        super().__init__()
+        self.demo = demo  # --demo: the training panel may start a short comparison
+        self.persist = persist  # False for screenshots: do not touch the user's settings
+        self.model_panel = None
+        self.device: str | None = None
+        self._panels: dict[str, QWidget] = {}
+        self._plot_exporter = None
+        self._loader: workers.Worker | None = None
+        self.setWindowTitle("ResNet Studio")
+        self.setWindowIcon(app_icon())
+        self._build_pages()
+        self._build_menus()
+        self._build_status_bar()
+        self._restore_geometry()
+
+    # ------------------------------------------------------------------ building
+    def _build_pages(self) -> None:
+        loading = QWidget()
+        layout = QVBoxLayout(loading)
+        layout.addStretch(1)
+        self.loading_label = QLabel("Loading PyTorch…")
+        self.loading_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        font = self.loading_label.font()
+        font.setPointSizeF(font.pointSizeF() * 1.4)
+        self.loading_label.setFont(font)
+        bar = QProgressBar()
+        bar.setRange(0, 0)
+        bar.setMaximumWidth(320)
+        layout.addWidget(self.loading_label)
+        layout.addWidget(bar, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(1)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.setTabBarAutoHide(True)  # one panel: no lonely tab
+        self.pages = QStackedWidget()
+        self.pages.addWidget(loading)
+        self.pages.addWidget(self.tabs)
+        self.setCentralWidget(self.pages)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.open_action = self._action("&Open Weights…", QKeySequence.StandardKey.Open, self._on_open_triggered)
+        self.save_action = self._action("&Save Weights…", QKeySequence.StandardKey.Save, self._on_save_triggered)
+        self.export_plot_action = self._action("&Export Plot…", None, self._on_export_plot_triggered)
+        self.export_plot_action.setEnabled(False)
+        self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        for action in (self.open_action, self.save_action):
+            action.setEnabled(False)  # until the Model panel exists
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.export_plot_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        self.about_action = self._action("&About ResNet Studio", None, self._on_about_triggered)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        help_menu.addAction(self.about_action)
+
+    def _action(self, text: str, shortcut, slot) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        return action
+
+    def _build_status_bar(self) -> None:
+        self.device_label = QLabel("Device: …")
+        self.statusBar().addPermanentWidget(self.device_label)
+        self.statusBar().showMessage("Loading PyTorch…")
+        self._memory_timer = QTimer(self, interval=5000)
+        self._memory_timer.timeout.connect(self._on_memory_timer_timeout)
+
+    # ------------------------------------------------------------------ loading
+    def start_loading(self) -> None:
+        """Import core in a worker; the panels appear when it is done."""
+        if self._loader is None and self.model_panel is None:
+            self._loader = workers.run_in_thread(
+                load_core, on_done=self._on_core_finished, on_error=self._on_core_failed
+            )
+
+    def _on_core_finished(self, result: dict) -> None:
+        self._loader = None
+        from resnet_studio.gui.model_panel import ModelPanel  # core is imported by now
+
+        configure_plots(self.palette())
+        self.device = result["device"]
+        self.device_label.setText(f"Training device: {result['device_text']}")
+        if self.device.startswith("cuda"):
+            self._memory_timer.start()
+        self.model_panel = ModelPanel()
+        self.add_panel("Model", self.model_panel)
+        self._add_optional_panels()
+        self.open_action.setEnabled(True)
+        self.save_action.setEnabled(True)
+        self.pages.setCurrentWidget(self.tabs)
+        self.statusBar().showMessage("Ready", 3000)
+        self.core_loaded.emit()
+
+    def _on_core_failed(self, exc: BaseException) -> None:
+        loader, self._loader = self._loader, None
+        self.loading_label.setText(f"Could not load PyTorch: {exc}")
+        self.statusBar().showMessage("PyTorch failed to load")
+        details = loader.traceback_text if loader is not None else ""
+        show_error(self, "Loading failed", f"Could not load PyTorch or resnet-studio's core:\n{exc}", details)
+
+    def _add_optional_panels(self) -> None:
+        for module_name in OPTIONAL_PANELS:
+            if importlib.util.find_spec(module_name) is None:
+                continue
+            try:
+                module = importlib.import_module(module_name)
+                self.add_panel(module.TITLE, module.create_panel(self))
+            except Exception as exc:  # a broken panel must not take the app down
+                show_error(self, "Panel failed", f"Could not open {module_name}: {exc!r}")
+
+    # ------------------------------------------------------------------ panels
+    def add_panel(self, title: str, widget: QWidget) -> int:
+        """Add a panel as a tab (shown once there are two). Returns its index."""
+        self._panels[title] = widget
+        return self.tabs.addTab(widget, title)
+
+    def panel(self, title: str) -> QWidget | None:
+        return self._panels.get(title)
+
+    def panel_titles(self) -> list[str]:
+        return list(self._panels)
+
+    def show_panel(self, title: str) -> bool:
+        widget = self._panels.get(title)
+        if widget is not None:
+            self.tabs.setCurrentWidget(widget)
+        return widget is not None
+
+    def set_plot_exporter(self, exporter) -> None:
+        """Enable File > Export Plot…; `exporter()` (a panel's slot) asks for a file itself."""
+        self._plot_exporter = exporter
+        self.export_plot_action.setEnabled(exporter is not None)
+
+    def is_ready(self) -> bool:
+        """Core loaded and every panel finished drawing (panels may define is_ready())."""
+        if self.model_panel is None:
+            return False
+        return all(getattr(w, "is_ready", lambda: True)() for w in self._panels.values())
+
+    # ------------------------------------------------------------------ slots
+    @Slot()
+    def _on_open_triggered(self) -> None:
+        if self.model_panel is not None:
+            self.show_panel("Model")
+            self.model_panel.open_weights()
+
+    @Slot()
+    def _on_save_triggered(self) -> None:
+        if self.model_panel is not None:
+            self.model_panel.save_weights()
+
+    @Slot()
+    def _on_export_plot_triggered(self) -> None:
+        if self._plot_exporter is not None:
+            self._plot_exporter()
+
+    @Slot()
+    def _on_about_triggered(self) -> None:
+        QMessageBox.about(
+            self,
+            "About ResNet Studio",
+            f"<h3>ResNet Studio {__version__}</h3>"
+            "<p>An experiment explorer for deep residual learning: the paper's ImageNet and "
+            "CIFAR networks, their plain twins, training and inspection.</p>"
+            f"<p>Based on: {PAPER_CITATION}</p>",
+        )
+
+    @Slot()
+    def _on_memory_timer_timeout(self) -> None:
+        import torch
+
+        from resnet_studio.core.device import describe_device
+
+        self.device_label.setText(f"Training device: {describe_device(torch.device(self.device))}")
+
+    # ------------------------------------------------------------------ events
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            if self.model_panel is not None:
+                configure_plots(self.palette())
+            self.palette_changed.emit()
+        super().changeEvent(event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        """Save geometry, stop every panel's jobs, join every thread."""
+        self._save_geometry()
+        self._memory_timer.stop()
+        for widget in self._panels.values():
+            shutdown = getattr(widget, "shutdown", None)
+            if shutdown is not None:
+                shutdown()
+        workers.stop_all()
+        event.accept()
+
+    def _restore_geometry(self) -> None:
+        self.resize(*DEFAULT_SIZE)
+        if self.persist:
+            geometry = settings.app_settings().value("window/geometry")
+            if geometry is not None:
+                self.restoreGeometry(geometry)
+
+    def _save_geometry(self) -> None:
+        if self.persist:
+            settings.app_settings().setValue("window/geometry", self.saveGeometry())

@@ -1,0 +1,68 @@
+"""`resnet-studio --screenshot FILE`: open the window, wait until it is drawn, save a PNG.
+
+Used for the README and to look at the GUI on machines without a display
+(QT_QPA_PLATFORM=offscreen). "Drawn" means PyTorch is loaded and every panel says
+`is_ready()` (the Model panel: its stage table and tree describe the chosen network;
+with --demo the training panel decides when its comparison has run long enough).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from resnet_studio.gui.main_window import MainWindow
+
+PANELS = {"model": "Model", "training": "Training"}
+POLL_MS = 100
+SETTLE_POLLS = 3  # ready for a few polls in a row: layouts and paints have caught up
+
+
+def take_screenshot(
+    app: QApplication, window: MainWindow, path: str | Path, panel: str = "model", timeout_s: float = 180.0
+) -> int:
+    """Run the event loop until the window is ready, grab it into `path`; 0 on success."""
+    path = Path(path)
+    title = PANELS.get(panel, panel.title())
+    state = {"code": 1, "ready_polls": 0}
+    deadline = time.monotonic() + timeout_s
+    window.show()
+    window.start_loading()
+
+    def finish(code: int) -> None:
+        state["code"] = code
+        timer.stop()
+        app.exit(code)
+
+    def poll() -> None:
+        if window.model_panel is not None and title not in window.panel_titles():
+            print(f"error: the {panel} panel is not available in this version "
+                  f"(panels: {', '.join(window.panel_titles()) or 'none'})", file=sys.stderr)  # fmt: skip
+            finish(2)
+            return
+        window.show_panel(title)
+        ready = window.is_ready()
+        state["ready_polls"] = state["ready_polls"] + 1 if ready else 0
+        timed_out = time.monotonic() > deadline
+        if state["ready_polls"] < SETTLE_POLLS and not timed_out:
+            return
+        if timed_out:
+            print(f"warning: the window was not ready after {timeout_s:.0f} s; saving it anyway",
+                  file=sys.stderr)  # fmt: skip
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not window.grab().save(str(path), "PNG"):
+            print(f"error: could not write {path}", file=sys.stderr)
+            finish(1)
+            return
+        print(f"saved {path}")
+        finish(1 if timed_out else 0)
+
+    timer = QTimer(interval=POLL_MS)
+    timer.timeout.connect(poll)
+    timer.start()
+    app.exec()
+    return state["code"]

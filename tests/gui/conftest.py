@@ -1,0 +1,56 @@
+"""GUI test fixtures: offscreen Qt, a throwaway QSettings location, and a check that
+no test leaves a QThread running (deleting a running QThread aborts the process, and
+a leaked worker would make later tests flaky). napari's conftest does the same."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+from PySide6.QtCore import QSettings, QThread  # noqa: E402
+
+from resnet_studio.gui import workers  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def temporary_settings(tmp_path_factory, monkeypatch):
+    """Point QSettings (INI, user scope) at a temporary folder: never the user's file."""
+    folder = tmp_path_factory.mktemp("settings")
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(folder))
+    yield folder
+
+
+@pytest.fixture(autouse=True)
+def fail_on_running_threads(monkeypatch):
+    """Fail a test that leaves a QThread it started still running."""
+    started: list[QThread] = []
+    original = QThread.start
+
+    def tracking_start(self, *args, **kwargs):
+        started.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(QThread, "start", tracking_start)
+    yield
+    running = [t.objectName() or repr(t) for t in started if t.isRunning()]
+    leaked = workers.active_workers()
+    workers.stop_all(timeout_s=30)  # clean up either way, so the next test starts clean
+    for thread in started:
+        thread.wait(30_000)
+    if running or leaked:
+        pytest.fail(f"test left threads running: {running or [w.name for w in leaked]}")
+
+
+@pytest.fixture
+def panel(qtbot):
+    """A Model panel whose first measurement is shown."""
+    from resnet_studio.gui.model_panel import ModelPanel
+
+    widget = ModelPanel()
+    qtbot.addWidget(widget)
+    qtbot.waitUntil(widget.is_ready, timeout=60_000)
+    yield widget
+    widget.shutdown()

@@ -1,0 +1,148 @@
+"""The Model panel: choosing networks, typing names, weights, drag and drop."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+
+from resnet_studio.gui.model_choice import ModelChoice
+
+pytestmark = pytest.mark.gui
+
+
+def _choose(box, text: str) -> None:
+    index = box.findText(text)
+    assert index >= 0, f"{text!r} not in {[box.itemText(i) for i in range(box.count())]}"
+    box.setCurrentIndex(index)
+
+
+def _wait_shown(qtbot, panel, name: str) -> None:
+    qtbot.waitUntil(lambda: panel.is_ready() and panel.model_info().name == name, timeout=60_000)
+
+
+def test_cifar_depth_56_shows_853018_parameters(qtbot, panel):
+    chooser = panel.chooser
+    chooser.set_name("resnet18")  # start elsewhere, then pick with the controls
+    _wait_shown(qtbot, panel, "resnet18")
+    chooser.family_box.setCurrentIndex(chooser.family_box.findData("cifar"))
+    _choose(chooser.depth_box, "56")
+    _wait_shown(qtbot, panel, "cifar-resnet56")
+    assert panel.params_label.text() == "853,018"  # Table 6: ResNet-56, 0.85M
+    assert panel.choice() == ModelChoice("cifar-resnet56", 10, "A")
+    table = panel.stage_table
+    assert table.item(table.rowCount() - 1, 4).text() == "853,018"
+    assert table.item(2, 0).text().startswith("conv3_x")
+    assert panel.layer_tree.find_path("layer1.0.conv1") is not None
+
+
+def test_typing_a_name_updates_the_controls(qtbot, panel):
+    chooser = panel.chooser
+    line = chooser.name_box.lineEdit()
+    line.selectAll()
+    qtbot.keyClicks(line, "plain101-v1d")
+    qtbot.keyClick(line, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: chooser.choice().name == "plain101-v1d", timeout=5_000)
+    assert chooser.family_box.currentData() == "imagenet"
+    assert chooser.depth_box.currentText() == "101"
+    assert chooser.variant_box.currentText() == "v1d"
+    assert chooser.plain_button.isChecked()
+    assert not chooser.shortcut_box.isEnabled()
+    assert chooser.classes_box.value() == 1000
+    _wait_shown(qtbot, panel, "plain101-v1d")
+
+
+def test_any_6n_plus_2_depth_and_bad_names(qtbot, panel):
+    chooser = panel.chooser
+    assert chooser.set_name("cifar-resnet62")
+    assert chooser.depth_box.currentText() == "62"
+    assert not chooser.set_name("resnet57")  # refused with core's message, nothing changes
+    assert not panel.error_label.isHidden()
+    assert "Table 1" in panel.error_label.text()
+    assert chooser.choice().name == "cifar-resnet62"
+    _wait_shown(qtbot, panel, "cifar-resnet62")
+
+
+def test_v1_only_for_bottlenecks(panel):
+    chooser = panel.chooser
+    chooser.set_name("resnet18")
+    assert not chooser.variant_box.model().item(1).isEnabled()  # v1
+    chooser.set_name("resnet50-v1")
+    assert chooser.variant_box.model().item(1).isEnabled()
+    assert chooser.variant_box.currentText() == "v1"
+    assert panel.torchvision_button.isEnabled() is False  # v1 has no torchvision weights
+    chooser.set_name("resnet50")
+    assert panel.torchvision_button.isEnabled()
+
+
+def test_weights_for_another_network_show_the_mismatch(qtbot, panel, tmp_path):
+    import torch
+
+    from resnet_studio.core.models import create_model
+
+    path = tmp_path / "resnet34.pth"
+    torch.save(create_model("resnet34").state_dict(), path)
+    panel.chooser.set_name("resnet18")
+    panel.load_weights_file(path)
+    qtbot.waitUntil(lambda: not panel.busy(), timeout=60_000)
+    text = panel.weights_status.text()
+    assert "do not fit resnet18" in text, text
+    assert panel.weights() is None
+    _wait_shown(qtbot, panel, "resnet18")
+
+
+def test_matching_weights_load_and_save(qtbot, panel, tmp_path):
+    import torch
+
+    from resnet_studio.core.models import create_model
+
+    path = tmp_path / "c20.pth"
+    torch.save(create_model("cifar-resnet20").state_dict(), path)
+    panel.chooser.set_name("cifar-resnet20")
+    with qtbot.waitSignal(panel.model_changed, timeout=60_000,
+                          check_params_cb=lambda name, options: options["weights"] is not None):
+        panel.load_weights_file(path)
+    assert panel.weights() is not None
+    assert "tensors matched" in panel.weights_status.text()
+    out = tmp_path / "saved.safetensors"
+    panel.save_weights_to(out)
+    qtbot.waitUntil(lambda: not panel.busy(), timeout=60_000)
+    assert out.stat().st_size > 0, panel.weights_status.text()
+    panel.chooser.set_name("cifar-resnet32")  # another architecture drops the weights
+    assert panel.weights() is None
+    _wait_shown(qtbot, panel, "cifar-resnet32")
+
+
+def _drag_events(path):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    action = Qt.DropAction.CopyAction
+    enter = QDragEnterEvent(QPointF(10, 10), action, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(QPointF(10, 10), action, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    return mime, enter, drop
+
+
+def test_dropping_a_non_weight_file_is_refused(panel, tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("not weights")
+    _mime, enter, drop = _drag_events(path)
+    panel.dragEnterEvent(enter)
+    assert not enter.isAccepted()
+    assert "Not a weight file" in panel.weights_status.text()
+    panel.dropEvent(drop)
+    assert not drop.isAccepted()
+    assert not panel.busy() and panel.weights() is None
+
+
+def test_dropping_a_weight_file_is_accepted(qtbot, panel, tmp_path):
+    path = tmp_path / "bad.pth"
+    path.write_bytes(b"not a checkpoint")
+    _mime, enter, drop = _drag_events(path)
+    panel.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    panel.dropEvent(drop)
+    qtbot.waitUntil(lambda: not panel.busy(), timeout=30_000)
+    assert panel.weights() is None  # a damaged file is reported in the panel, no crash
+    assert panel.weights_status.text()
