@@ -111,8 +111,10 @@ def _run_models(args: argparse.Namespace) -> int:
 def _run_predict(args: argparse.Namespace) -> int:
     from resnet_studio.core.errors import ImageError
     from resnet_studio.core.images import load_images
+    from resnet_studio.core.models import parse_name
     from resnet_studio.core.predict import Predictor
 
+    parse_name(args.model)  # a misspelt name fails before any image is read
     failures: list[ImageError] = []
     images = load_images(args.images, on_error=lambda path, exc: failures.append(exc))
     for exc in failures:

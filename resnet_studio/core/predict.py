@@ -50,14 +50,15 @@ class Predictor:
         progress: Callable[[int, int], None] | None = None,
     ) -> Predictor:
         """Build a zoo network, load `weights` (any supported source) if given."""
+        device_ = resolve_device(device)
         info = model_info(name)
+        default_prep = Preprocessing(info.input_size, info.resize_size, info.mean, info.std)
         if weights is None:
-            model, class_names, label = create_model(name), None, None
-        else:
-            loaded = load_weights(name, weights, progress=progress)
-            model, class_names, label = loaded.model, loaded.class_names, loaded.format
-        prep = Preprocessing(info.input_size, info.resize_size, info.mean, info.std)
-        return cls(model, prep, class_names, device=resolve_device(device), weights_label=label)
+            return cls(create_model(name), default_prep, None, device=device_)
+        loaded = load_weights(name, weights, progress=progress)
+        # The weights know how their network was trained: their preprocessing wins.
+        return cls(loaded.model, loaded.preprocessing or default_prep, loaded.class_names,
+                   device=device_, weights_label=f"{loaded.format} weights from {loaded.source}")
 
     @property
     def random_weights(self) -> bool:
@@ -79,6 +80,6 @@ class Predictor:
         k = min(topk, probabilities.shape[1])
         values, indices = probabilities.topk(k, dim=1)
         return [
-            [ClassScore(int(i), self.class_name(int(i)), float(p)) for p, i in zip(row_p, row_i)]
-            for row_p, row_i in zip(values, indices)
+            [ClassScore(int(i), self.class_name(int(i)), float(p)) for p, i in zip(row_p, row_i, strict=True)]
+            for row_p, row_i in zip(values, indices, strict=True)
         ]
