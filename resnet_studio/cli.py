@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from resnet_studio import __version__
+from resnet_studio.cli_inspect import add_inspect_parser
 from resnet_studio.cli_training import add_runs_parser, add_train_parser
 
 EXIT_USER_ERROR = 2
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_parser(commands)
     add_runs_parser(commands)
+    add_inspect_parser(commands)
     return parser
 
 

@@ -716,6 +716,9 @@ class DeviceBatches:
     per *position* in the epoch; so the batches of an epoch are the same on every run and
     `epoch(e, start_batch=k)` yields exactly the tail of `epoch(e)` (exact resume).
 
+    train=True shuffles and (unless augment=False) pads by `pad`, crops back at random and
+    flips at random (section 4.2); train=False keeps the order and the images as they are.
+
     batch_size is the global batch: with `world_size` > 1 each rank gets a disjoint
     contiguous slice of batch_size // world_size of every global batch, so DDP sees the
     very batches a single process would.
@@ -732,6 +735,7 @@ class DeviceBatches:
         seed: int = 0,
         drop_last: bool | None = None,
         channels_last: bool = False,
+        augment: bool = True,
         pad: int = 4,
         flip: bool = True,
         rank: int = 0,
@@ -750,6 +754,7 @@ class DeviceBatches:
         self.images = data.images.to(self.device)
         self.labels = data.labels.to(self.device)
         self.batch_size, self.train, self.seed = batch_size, train, seed
+        self.augment = train and augment and (pad > 0 or flip)
         self.drop_last = train if drop_last is None else drop_last
         self.channels_last, self.pad, self.flip = channels_last, pad, flip
         self.rank, self.world_size = rank, world_size
@@ -768,7 +773,7 @@ class DeviceBatches:
             lo, hi = self._shard(lo, hi)
             idx = order[lo:hi]
             x = self._norm(self.images[idx])
-            if self.train:
+            if self.augment:
                 x = crop_flip(x, offsets[lo:hi], flips[lo:hi], self.pad)
             fmt = torch.channels_last if self.channels_last else torch.contiguous_format
             yield x.contiguous(memory_format=fmt), self.labels[idx]

@@ -69,17 +69,19 @@ class Predictor:
             return self.class_names[index]
         return f"class {index}"
 
-    @torch.inference_mode()
-    def logits(self, images: list[Image.Image]) -> torch.Tensor:
-        batch = preprocess_batch(images, self.preprocessing).to(self.device)
-        return self.model(batch)
-
     def predict(self, images: list[Image.Image], topk: int = 5) -> list[list[ClassScore]]:
         """The `topk` most probable classes of each image, most probable first."""
-        probabilities = torch.softmax(self.logits(images).float(), dim=1).cpu()
+        return self.predict_batch(preprocess_batch(images, self.preprocessing), topk)
+
+    @torch.inference_mode()
+    def predict_batch(self, batch: torch.Tensor, topk: int = 5) -> list[list[ClassScore]]:
+        """Top-k of an already preprocessed batch [N,3,H,W]."""
+        logits = self.model(batch.to(self.device))
+        probabilities = torch.softmax(logits.float(), dim=1).cpu()
         k = min(topk, probabilities.shape[1])
         values, indices = probabilities.topk(k, dim=1)
         return [
-            [ClassScore(int(i), self.class_name(int(i)), float(p)) for p, i in zip(row_p, row_i, strict=True)]
+            [ClassScore(int(i), self.class_name(int(i)), float(p))
+             for p, i in zip(row_p.tolist(), row_i.tolist(), strict=True)]
             for row_p, row_i in zip(values, indices, strict=True)
         ]

@@ -105,6 +105,8 @@ class RunTrainer:
         self.status = "running"
         self._checkpointed_at = -1
         self.last_record: dict[str, Any] = {}
+        # TensorBoard scalars too, when tensorboard is installed (optional).
+        self._tensorboard = run.tensorboard_writer() if run is not None else None
         self.last_eval: dict[str, Any] = {}
         self._iterator: Iterator | None = None
         self._reset_window()
@@ -116,7 +118,7 @@ class RunTrainer:
         recipe, ctx = self.recipe, self.ctx
         if self.dataset.in_memory:
             return datasets.DeviceBatches(
-                split, recipe.batch_size, self.device, train=train and recipe.augment,
+                split, recipe.batch_size, self.device, train=train, augment=recipe.augment,
                 normalize=self.dataset.normalize(recipe.normalization), seed=recipe.seed,
                 drop_last=train, channels_last=self.channels_last,
                 rank=ctx.rank, world_size=ctx.world_size,
@@ -260,6 +262,10 @@ class RunTrainer:
             self.last_eval = record
         if self.run is not None:
             self.run.append_metrics(record)
+        if self._tensorboard is not None:
+            for key, value in record.items():
+                if key not in ("iteration", "epoch") and value is not None:
+                    self._tensorboard.add_scalar(key, value, record["iteration"])
         self._emit({"event": "metrics", "run": self.name, "total_iterations": self.total,
                     "eta_s": eta_s, **record})
 
@@ -392,6 +398,8 @@ class RunTrainer:
             self.checkpoint()
         if self.run is not None:
             self.run.set_status(status, reason, summary=self.summary())
+        if self._tensorboard is not None:
+            self._tensorboard.close()
         self._emit({"event": "ended", "run": self.name, "status": status, "reason": reason,
                     "iteration": self.iteration})
 

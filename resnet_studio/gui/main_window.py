@@ -240,7 +240,13 @@ class MainWindow(QMainWindow):
         super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        """Save geometry, stop every panel's jobs, join every thread."""
+        """Ask panels that may object (`confirm_close()`, e.g. training is running),
+        then save geometry, stop every panel's jobs, join every thread."""
+        for widget in self._panels.values():
+            confirm = getattr(widget, "confirm_close", None)
+            if confirm is not None and not confirm():
+                event.ignore()
+                return
         self._save_geometry()
         self._memory_timer.stop()
         for widget in self._panels.values():

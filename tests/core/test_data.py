@@ -396,3 +396,13 @@ def test_describe_is_json_ready():
     split = tiny_split(n=10)
     ds = data.Dataset("tiny", list("abcde"), 8, split, None, None)
     assert json.loads(json.dumps(data.describe(ds)))["train"] == 10
+
+
+def test_shuffle_without_augmentation_keeps_the_images():
+    split = tiny_split(n=32)
+    norm = per_channel(split)
+    batches = DeviceBatches(split, 32, "cpu", train=True, augment=False, normalize=norm, seed=4)
+    x, y = next(iter(batches.epoch(0)))
+    order = batches._plan(0)[0]
+    assert not torch.equal(order, torch.arange(32))
+    assert torch.allclose(x, norm.to("cpu")(split.images[order])) and torch.equal(y, split.labels[order])

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -173,3 +174,15 @@ def test_torchrun_two_cpu_processes_match_a_single_process_reference(tmp_path):
         if "running" in name or "num_batches" in name:
             continue  # BN statistics: DDP keeps rank 0's, the reference saw both halves
         torch.testing.assert_close(ddp_weights[name], tensor, atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_tensorboard_scalars_are_written_when_tensorboard_is_installed(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    [result] = train(["cifar-resnet8"], tiny_recipe(iterations=10), runs_dir=tmp_path)
+    events = EventAccumulator(str(Path(result.path) / "tb"))
+    events.Reload()
+    losses = events.Scalars("loss")
+    assert [e.step for e in losses] == [5, 10]
+    assert losses[-1].value == pytest.approx(open_run(result.name, tmp_path).read_metrics()[-1]["loss"])

@@ -28,11 +28,13 @@ def window(qtbot):
 
 def test_loads_core_then_shows_the_model_panel(qtbot, window):
     assert window.pages.currentWidget() is window.tabs
-    assert window.panel_titles() == ["Model"]  # no empty Training/Inspection panels
+    assert window.panel_titles()[0] == "Model"  # then only panels that exist (no empty tabs)
+    assert set(window.panel_titles()) <= {"Model", "Training", "Inspection"}
     assert window.device_label.text().startswith("Training device: ")
     assert window.open_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Open)
     assert window.save_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Save)
-    assert not window.export_plot_action.isEnabled()
+    # File > Export Plot is enabled by a panel with plots (Training), never by Model
+    assert window.export_plot_action.isEnabled() == ("Training" in window.panel_titles())
     qtbot.waitUntil(window.is_ready, timeout=60_000)
 
 

@@ -1,0 +1,214 @@
+"""Training inside the app vs the engine alone, the window's responsiveness, the runs list.
+
+Three figures, each against a baseline measured in the same process:
+
+1. throughput: the same comparison trained by core `train()` directly, then through
+   the Training panel's worker thread with the Qt event loop running and the curves
+   redrawing at 20 Hz; images/s of both and their ratio (target >= 0.95).
+2. responsiveness: during (1)'s panel run a 10 ms QTimer records when it actually
+   fires; lateness = interval - 10 ms, p50/p99/max (targets: p99 <= 30 ms, max <= 100).
+3. runs list: a run store of 100 runs x 200 epochs (bench_runs_list.py's generator),
+   time from creating the panel to the table painted (target <= 1 s), next to
+   list_runs alone; and ticking one run (reading its ~4,200 records and drawing them).
+
+    QT_QPA_PLATFORM=offscreen python bench/bench_gui_training.py
+    QT_QPA_PLATFORM=offscreen python bench/bench_gui_training.py --iters 100 --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import Qt, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def recipe_for(args: argparse.Namespace):
+    from resnet_studio.core.recipes import get_recipe
+
+    return get_recipe("quick").with_overrides(
+        image_size=args.image_size, batch_size=args.batch, iterations=args.iters,
+        milestones=(args.iters,), val_size=256, eval_every=10**9, log_every=args.log_every,
+        checkpoint_every=10**9, seed=0,
+    )  # fmt: skip
+
+
+def throughput(events: list[tuple[float, dict]], batch: int) -> float:
+    """Images per second over the whole comparison: from the first run's start to the
+    last run's end, counting every run's images (what a user waits for)."""
+    starts = [t for t, e in events if e["event"] == "started"]
+    ends = [t for t, e in events if e["event"] == "ended"]
+    images = batch * sum(e["iteration"] for _, e in events if e["event"] == "ended")
+    return images / (max(ends) - min(starts)) if starts and ends else float("nan")
+
+
+def step_rate(events: list[tuple[float, dict]]) -> float:
+    """The engine's own images/s (time inside steps), median over metrics records."""
+    rates = [e["images_per_s"] for _, e in events if e["event"] == "metrics"]
+    return statistics.median(rates) if rates else float("nan")
+
+
+def run_direct(models, recipe, runs_dir: str) -> list[tuple[float, dict]]:
+    from resnet_studio.core.train import train
+
+    events: list[tuple[float, dict]] = []
+    train(models, recipe, runs_dir=runs_dir,
+          on_event=lambda e: events.append((time.perf_counter(), e)))  # fmt: skip
+    return events
+
+
+def run_in_panel(app: QApplication, models, recipe, runs_dir: str, probe_ms: int):
+    """Train through the panel with curves on screen; a QTimer probes the event loop."""
+    from resnet_studio.gui.training_panel import TrainingPanel
+
+    panel = TrainingPanel(runs_dir=runs_dir)
+    panel.resize(1200, 780)
+    panel.show()
+    events: list[tuple[float, dict]] = []
+    stamps: list[float] = []
+    probe = QTimer(interval=probe_ms)
+    probe.setTimerType(Qt.TimerType.PreciseTimer)
+    probe.timeout.connect(lambda: stamps.append(time.perf_counter()))
+
+    def on_event(event: dict) -> None:
+        events.append((time.perf_counter(), event))
+
+    def on_ended(_results) -> None:
+        app.exit(0)
+
+    panel.training_ended.connect(on_ended)
+    panel.training_started.connect(lambda: panel._worker.event_received.connect(on_event))
+    QTimer.singleShot(0, lambda: panel.start(list(models), recipe))
+    if probe_ms:
+        probe.start()
+    app.exec()
+    probe.stop()
+    panel.shutdown()
+    panel.close()
+    # lateness only while training ran (the data loading is part of both modes)
+    first = min(t for t, e in events if e["event"] == "started")
+    last = max(t for t, e in events if e["event"] == "ended")
+    window = [s for s in stamps if first <= s <= last] if probe_ms else []
+    intervals = [1e3 * (b - a) for a, b in zip(window, window[1:], strict=False)]
+    return events, intervals
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def bench_training(app: QApplication, args: argparse.Namespace) -> None:
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    models = args.models
+    recipe = recipe_for(args)
+    with tempfile.TemporaryDirectory() as tmp:
+        run_direct(models[:1], recipe.with_overrides(iterations=3, milestones=(3,)), tmp)  # warm-up
+        results = {}
+        for round_ in range(args.rounds):
+            # the probe wakes the GUI thread 100 times a second, which is work of its
+            # own: throughput is measured without it, responsiveness in a third run
+            direct = run_direct(models, recipe, tmp)
+            panel, _ = run_in_panel(app, models, recipe, tmp, probe_ms=0)
+            _, intervals = run_in_panel(app, models, recipe, tmp, args.probe_ms)
+            direct_rate, panel_rate = throughput(direct, args.batch), throughput(panel, args.batch)
+            results.setdefault("direct", []).append(direct_rate)
+            results.setdefault("panel", []).append(panel_rate)
+            results.setdefault("direct_step", []).append(step_rate(direct))
+            results.setdefault("panel_step", []).append(step_rate(panel))
+            results.setdefault("intervals", []).extend(intervals)
+            print(f"  round {round_ + 1}: direct {direct_rate:8.1f} img/s, "
+                  f"panel {panel_rate:8.1f} img/s", flush=True)  # fmt: skip
+    direct, panel = statistics.median(results["direct"]), statistics.median(results["panel"])
+    print(f"\n(1) throughput, {' + '.join(models)}, {args.image_size} px, batch {args.batch}, "
+          f"{args.iters} iterations, torch threads {torch.get_num_threads()}")  # fmt: skip
+    print(f"    core train() directly   {direct:9.1f} images/s  (engine's step rate "
+          f"{statistics.median(results['direct_step']):.1f})")  # fmt: skip
+    print(f"    Training panel + curves {panel:9.1f} images/s  (engine's step rate "
+          f"{statistics.median(results['panel_step']):.1f})")  # fmt: skip
+    print(f"    ratio                   {panel / direct:9.3f}  (target >= 0.95)")
+    late = [max(0.0, i - args.probe_ms) for i in results["intervals"]]
+    if late:
+        print(f"(2) {args.probe_ms} ms QTimer while training ({len(late)} ticks): lateness "
+              f"p50 {percentile(late, 50):.1f} ms, p99 {percentile(late, 99):.1f} ms, "
+              f"max {max(late):.1f} ms  (targets p99 <= 30, max <= 100); intervals p50 "
+              f"{percentile(results['intervals'], 50):.1f} ms")  # fmt: skip
+
+
+def bench_runs_list(app: QApplication, args: argparse.Namespace) -> None:
+    from bench_runs_list import build
+
+    from resnet_studio.core.runs import list_runs
+    from resnet_studio.gui.training_panel import TrainingPanel
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        build(root, args.runs)
+        times, list_times, tick_times = [], [], []
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            list_runs(root)
+            list_times.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            panel = TrainingPanel(runs_dir=root)
+            panel.resize(1200, 780)
+            panel.show()
+            app.processEvents()
+            panel.runs.table.viewport().repaint()
+            times.append(time.perf_counter() - t)
+            assert len(panel.runs.names()) == args.runs
+            t = time.perf_counter()
+            panel.runs.table.item(0, 0).setCheckState(Qt.CheckState.Checked)
+            panel.plots.repaint()
+            tick_times.append(time.perf_counter() - t)
+            panel.shutdown()
+            panel.close()
+            panel.deleteLater()
+            app.processEvents()
+        print(f"(3) {args.runs} runs x 200 epochs: panel + table shown "
+              f"{statistics.median(times) * 1e3:.0f} ms median of {args.repeat} (target <= 1000); "
+              f"list_runs alone {statistics.median(list_times) * 1e3:.0f} ms; ticking one run "
+              f"(~4,200 records read and drawn) {statistics.median(tick_times) * 1e3:.0f} ms")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["cifar-plain20", "cifar-resnet20"])
+    parser.add_argument("--iters", type=int, default=60)
+    parser.add_argument("--image-size", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--log-every", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: default)")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--probe-ms", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--skip-list", action="store_true")
+    args = parser.parse_args()
+    app = QApplication.instance() or QApplication([])
+    from resnet_studio.gui.widgets import configure_plots
+
+    configure_plots()
+    print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
+    if not args.skip_list:
+        bench_runs_list(app, args)
+    if not args.skip_training:
+        bench_training(app, args)
+
+
+if __name__ == "__main__":
+    main()
