@@ -2,120 +2,130 @@
 
 The paper's degradation problem (section 4.2, Fig. 6): the 56-layer *plain* net ends
 with a higher training error than the 20-layer one, while ResNet-56 does not. This
-script trains the four nets with the "quick" recipe (resnet_studio/core/recipes.py:
-the synthetic set at 16 px, batch 128, SGD lr 0.1 momentum 0.9 wd 1e-4, lr / 10 at its
-milestones, per-pixel mean subtraction, pad-4 crop + flip) in a plain loop of its own,
-then prints each net's final training error: on a fixed 2,000-image slice of the
-training split, eval mode, no augmentation ("running" is the augmented error of the
-last 10% of iterations, as the trainer logs it).
+script runs exactly what the app runs: the real trainer (`resnet_studio.core.train.
+train`) on the four nets as one comparison (interleaved, same batches) with the
+"quick" recipe (resnet_studio/core/recipes.py), then reads each run's metrics.jsonl and
+prints what the training panel shows at the end: the running training error (train
+mode, augmented batches) averaged over the last 3 log windows, and the test error.
 
-    python bench/fig6_synthetic.py --lr 0.02        # ~5 min on 2 idle CPU cores
-    python bench/fig6_synthetic.py --iters 200 --nets cifar-plain20 cifar-resnet20
+    python bench/fig6_synthetic.py                    # the four nets, quick recipe
+    python bench/fig6_synthetic.py --seed 1           # another seed (data and weights)
+    python bench/fig6_synthetic.py --lr 0.05 --nets cifar-resnet20 cifar-resnet56
 
-Measured 2026-11-22 on the 2-core dev VM (shared, so s/it is noisy), 400 iterations,
-batch 128, 16 px, 19k train images, momentum 0.9, wd 1e-4; final training error %:
+Wall time: the 2-core dev VM is shared, so the measured wall time is inflated. The
+projected idle-machine time is iterations x the seconds per iteration measured on an
+idle 2-core machine at batch 128 and 16 px (IDLE_S_PER_IT below: 56 layers 0.24 s,
+20 layers 0.10 s), scaled by pixels x batch, plus the evaluations (a forward pass
+over val + test images at every eval point, ~1/3 of a training iteration per image).
+`--time` also measures s/it of each net here, single net, 2 threads, on random data.
 
-    lr                       plain-20  plain-56  ResNet-20  ResNet-56
-    0.02 (/10 at 300)          15.3      80.3       8.1       12.3
-    0.1  (/10 at 200, 300)     15.4      82.0      10.1       73.5
-
-At lr 0.1 without warm-up ResNet-56 barely moves in 400 iterations (the paper warms up
-its 110-layer net at 0.01 for the same reason); at 0.02 it learns quickly while
-plain-56 stays near chance: the degradation problem, with the residual fix.
+Results: see the table at the end of this docstring (updated by hand).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import tempfile
 import time
+from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-from resnet_studio.core.data import DeviceBatches, ImageTensors, load_dataset
-from resnet_studio.core.models import create_model
 from resnet_studio.core.recipes import get_recipe
+from resnet_studio.core.train import train
 
 NETS = ("cifar-plain20", "cifar-plain56", "cifar-resnet20", "cifar-resnet56")
+# Seconds per training iteration, idle 2-core CPU, batch 128, 16 px images, SGD.
+IDLE_S_PER_IT = {20: 0.10, 56: 0.24}
+REF_PIXELS_X_BATCH = 16 * 16 * 128
 
 
-def train_one(name: str, ds, args: argparse.Namespace) -> dict[str, float]:
-    """Train one net from seed `args.seed` and return its training errors (%)."""
-    torch.manual_seed(args.seed)  # same initial-weight stream for every net
-    model = create_model(name, num_classes=len(ds.class_names))
-    opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
-                          weight_decay=args.weight_decay)
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(args.milestones), gamma=0.1)
-    norm = ds.normalize("per-pixel")
-    batches = DeviceBatches(ds.train, args.batch, "cpu", train=True, normalize=norm, seed=args.seed)
-    wrong = torch.zeros(())  # running count on the last 10% of iterations
-    seen = 0
-    tail = args.iters - max(1, args.iters // 10)
-    it, epoch, start = 0, 0, time.perf_counter()
-    model.train()
-    while it < args.iters:
-        for x, y in batches.epoch(epoch):
-            out = model(x)
-            loss = F.cross_entropy(out, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            it += 1
-            if it > tail:
-                wrong += (out.argmax(1) != y).sum()
-                seen += len(y)
-            if it % args.log_every == 0:
-                print(f"  {name} it {it:4d} loss {loss.item():.3f} "
-                      f"{(time.perf_counter() - start) / it:.3f} s/it", flush=True)
-            if it == args.iters:
-                break
-        epoch += 1
-    probe = ImageTensors(ds.train.images[:2000], ds.train.labels[:2000])
-    return {"train_err": evaluate(model, probe, norm), "running_err": 100.0 * float(wrong) / seen,
-            "test_err": evaluate(model, ds.test, norm), "s_per_it": (time.perf_counter() - start) / it}
+def depth_of(name: str) -> int:
+    return int("".join(ch for ch in name.rsplit("-", 1)[-1] if ch.isdigit()))
 
 
-@torch.no_grad()
-def evaluate(model: torch.nn.Module, data: ImageTensors, norm) -> float:
-    model.eval()
-    wrong = 0
-    for x, y in DeviceBatches(data, 500, "cpu", train=False, normalize=norm).epoch(0):
-        wrong += int((model(x).argmax(1) != y).sum())
-    model.train()
-    return 100.0 * wrong / len(data)
+def projected_idle_seconds(nets, recipe, val: int, test: int) -> float:
+    """Iterations x the idle per-iteration costs, scaled by pixels x batch, + evals."""
+    scale = recipe.image_size**2 * recipe.batch_size / REF_PIXELS_X_BATCH
+    evals = recipe.iterations // recipe.eval_every + (recipe.iterations % recipe.eval_every > 0)
+    total = 0.0
+    for name in nets:
+        per_it = IDLE_S_PER_IT[56 if depth_of(name) > 20 else 20] * scale
+        per_image_fwd = per_it / recipe.batch_size / 3  # forward ~ 1/3 of fwd+bwd+step
+        total += recipe.iterations * per_it + evals * (val + test) * per_image_fwd
+    return total
+
+
+def measure_s_per_it(name: str, recipe, iters: int = 8) -> float:
+    """Seconds per training iteration of one net alone, on random data."""
+    from resnet_studio.core.models import create_model
+
+    model = create_model(name, 10)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+    x = torch.randn(recipe.batch_size, 3, recipe.image_size, recipe.image_size)
+    y = torch.randint(0, 10, (recipe.batch_size,))
+    for i in range(iters + 2):
+        if i == 2:
+            start = time.perf_counter()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return (time.perf_counter() - start) / iters
+
+
+def read_metrics(path: str) -> list[dict]:
+    lines = (Path(path) / "metrics.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
 
 
 def main() -> None:
-    quick = get_recipe("quick")
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--iters", type=int, default=quick.iterations)
-    p.add_argument("--milestones", type=int, nargs="*", default=list(quick.milestones))
-    p.add_argument("--batch", type=int, default=quick.batch_size)
-    p.add_argument("--image-size", type=int, default=quick.image_size)
-    p.add_argument("--val-size", type=int, default=quick.val_size)
-    p.add_argument("--lr", type=float, default=quick.lr)
-    p.add_argument("--momentum", type=float, default=quick.momentum)
-    p.add_argument("--weight-decay", type=float, default=quick.weight_decay)
-    p.add_argument("--seed", type=int, default=quick.seed)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--log-every", type=int, default=100)
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--nets", nargs="+", default=list(NETS))
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--iterations", type=int, default=None)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--runs-dir", default=None, help="keep the runs here (default: temp)")
+    p.add_argument("--time", action="store_true", help="also time each net alone")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    t0 = time.perf_counter()
-    ds = load_dataset("synthetic", image_size=args.image_size, val_size=args.val_size)
-    print(f"synthetic {args.image_size}px: {len(ds.train)} train, {len(ds.test)} test, "
-          f"made in {time.perf_counter() - t0:.1f} s", flush=True)
-    results = {name: train_one(name, ds, args) for name in args.nets}
-    print(f"\n{args.iters} iterations, batch {args.batch}, {args.image_size}px, SGD lr {args.lr} "
-          f"(/10 at {args.milestones}), momentum {args.momentum}, wd {args.weight_decay}, "
-          f"seed {args.seed}")
-    print(f"{'net':16s} {'train err %':>11s} {'running %':>10s} {'test err %':>10s} {'s/it':>6s}")
-    for name, r in results.items():
-        print(f"{name:16s} {r['train_err']:11.1f} {r['running_err']:10.1f} "
-              f"{r['test_err']:10.1f} {r['s_per_it']:6.3f}")
-    print(f"total {time.perf_counter() - t0:.0f} s")
+    recipe = get_recipe("quick").with_overrides(seed=args.seed, lr=args.lr,
+                                                iterations=args.iterations)
+    runs_dir = args.runs_dir or tempfile.mkdtemp(prefix="fig6-")
+    print(f"quick recipe: {recipe.iterations} iterations, batch {recipe.batch_size}, "
+          f"{recipe.image_size} px, lr {recipe.lr} (/10 at {list(recipe.milestones)}), "
+          f"warm-up lr {recipe.warmup_lr} until train error < {recipe.warmup_until_error} "
+          f"(depth >= {recipe.warmup_min_depth}), seed {recipe.seed}", flush=True)
+
+    start = time.perf_counter()
+    results = train(args.nets, recipe, runs_dir=runs_dir)
+    wall = time.perf_counter() - start
+
+    print(f"\n{'net':16s} {'train err %':>11s} {'test err %':>10s} {'iters':>6s} "
+          f"{'s/it here':>9s}  status")
+    for result in results:
+        records = read_metrics(result.path)
+        logged = [r["train_error"] for r in records if "train_error" in r][-3:]
+        tests = [r["test_error"] for r in records if "test_error" in r]
+        train_err = 100 * sum(logged) / len(logged)
+        test_err = 100 * tests[-1] if tests else float("nan")
+        s_it = records[-1]["wall_time"] / max(1, result.iterations)
+        print(f"{result.model:16s} {train_err:11.1f} {test_err:10.1f} {result.iterations:6d} "
+              f"{s_it:9.3f}  {result.status}")
+    val = recipe.val_size
+    from resnet_studio.core.data import SYNTHETIC_TEST
+    idle = projected_idle_seconds(args.nets, recipe, val, SYNTHETIC_TEST)
+    print(f"\nwall time here {wall:.0f} s (incl. data generation; this machine may be shared)")
+    print(f"projected idle 2-core time {idle:.0f} s = iterations x idle s/it "
+          f"{IDLE_S_PER_IT} at batch 128/16 px, scaled by pixels x batch, + evaluations")
+    if args.time:
+        for name in args.nets:
+            print(f"  {name}: {measure_s_per_it(name, recipe):.3f} s/it alone, "
+                  f"{args.threads} threads, now")
+    print(f"runs in {runs_dir}")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="open the window, save a PNG of it once drawn, and exit (works headless)",
     )
     app.add_argument(
-        "--panel", choices=("model", "training"), default="model",
+        "--panel", choices=("model", "training", "inspection"), default="model",
         help="the panel to show in the screenshot (default: model)",
     )
     app.add_argument(

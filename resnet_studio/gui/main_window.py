@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from resnet_studio import __version__
 from resnet_studio.gui import settings, workers
+from resnet_studio.gui.drop_routing import DropRouter
 from resnet_studio.gui.widgets import PAPER_CITATION, app_icon, configure_plots, show_error
 
 OPTIONAL_PANELS = ("resnet_studio.gui.training_panel", "resnet_studio.gui.inspection_panel")
@@ -64,6 +65,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_status_bar()
         self._restore_geometry()
+        self.drops = DropRouter(self)  # window-wide drag and drop, File > Open Image…, paste
 
     # ------------------------------------------------------------------ building
     def _build_pages(self) -> None:
@@ -93,6 +95,8 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         self.open_action = self._action("&Open Weights…", QKeySequence.StandardKey.Open, self._on_open_triggered)
         self.save_action = self._action("&Save Weights…", QKeySequence.StandardKey.Save, self._on_save_triggered)
+        self.open_image_action = self._action("Open &Image…", "Ctrl+I", self._on_open_image_triggered)
+        self.paste_image_action = self._action("&Paste Image", QKeySequence.StandardKey.Paste, self._on_paste_triggered)
         self.export_plot_action = self._action("&Export Plot…", None, self._on_export_plot_triggered)
         self.export_plot_action.setEnabled(False)
         self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
@@ -100,6 +104,8 @@ class MainWindow(QMainWindow):
         for action in (self.open_action, self.save_action):
             action.setEnabled(False)  # until the Model panel exists
             file_menu.addAction(action)
+        file_menu.addAction(self.open_image_action)
+        file_menu.addAction(self.paste_image_action)
         file_menu.addSeparator()
         file_menu.addAction(self.export_plot_action)
         file_menu.addSeparator()
@@ -201,6 +207,14 @@ class MainWindow(QMainWindow):
         if self.model_panel is not None:
             self.show_panel("Model")
             self.model_panel.open_weights()
+
+    @Slot()
+    def _on_open_image_triggered(self) -> None:
+        self.drops.open_images()
+
+    @Slot()
+    def _on_paste_triggered(self) -> None:
+        self.drops.paste()
 
     @Slot()
     def _on_save_triggered(self) -> None:

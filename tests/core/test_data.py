@@ -18,10 +18,12 @@ from resnet_studio.core.data import (
     DeviceBatches,
     ImageTensors,
     Normalize,
+    archives,
     crop_flip,
     image_statistics,
     load_dataset,
     make_loader,
+    sources,
     split_train_val,
 )
 from resnet_studio.core.errors import DataError
@@ -280,7 +282,7 @@ def test_zip_decodes_like_pillow_and_second_load_hits_the_cache(tmp_path, cifar_
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded again although the cache is valid")
 
-    monkeypatch.setattr(data, "decode_images", no_decoding)
+    monkeypatch.setattr(archives, "decode_images", no_decoding)
     again = load_dataset(f"zip:{path}", cache_dir=tmp_path / "cache")
     assert torch.equal(again.train.images, ds.train.images)
     assert torch.equal(again.train.labels, ds.train.labels)
@@ -387,7 +389,7 @@ def test_a_single_class_is_not_a_classification_dataset(tmp_path):
 
 def test_resizing_a_split_keeps_labels_and_colours():
     split = ImageTensors(torch.full((5, 3, 32, 32), 77, dtype=torch.uint8), torch.arange(5))
-    small = data._resized(split, 16, chunk=2)
+    small = sources._resized(split, 16, chunk=2)
     assert small.images.shape == (5, 3, 16, 16) and (small.images == 77).all()
     assert torch.equal(small.labels, split.labels)
 
