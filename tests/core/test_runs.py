@@ -15,12 +15,14 @@ import torch
 from resnet_studio.core import runs
 from resnet_studio.core.errors import TrainingError
 from resnet_studio.core.runs import (
+    checkpoints,
     create_run,
     default_runs_dir,
     delete_run,
     list_runs,
     open_run,
 )
+from resnet_studio.core.runs import run as run_module
 
 CONFIG = {"model": "resnet20", "dataset": "cifar10", "recipe": {"lr": 0.1, "epochs": 2}}
 
@@ -261,9 +263,9 @@ def test_old_checkpoints_pruned_and_keep(tmp_path):
     net = _net()
     for it in (100, 200, 300):
         _save(run, it, net)
-    assert [p.name for p in runs._checkpoint_folders(run.checkpoints_dir)] == ["iter-00000300"]
+    assert [p.name for p in checkpoints._checkpoint_folders(run.checkpoints_dir)] == ["iter-00000300"]
     _save(run, 400, net, keep=2)
-    names = [p.name for p in runs._checkpoint_folders(run.checkpoints_dir)]
+    names = [p.name for p in checkpoints._checkpoint_folders(run.checkpoints_dir)]
     assert names == ["iter-00000400", "iter-00000300"]
     _save(run, 400, net)  # same iteration again: a new folder, never overwritten in place
     assert run.latest_checkpoint().name == "iter-00000400-1"
@@ -299,11 +301,11 @@ def test_failure_writing_pointer_keeps_previous(tmp_path, monkeypatch):
     def full_disk(path, obj):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(runs, "atomic_write_json", full_disk)
+    monkeypatch.setattr(run_module, "atomic_write_json", full_disk)
     with pytest.raises(TrainingError, match="disk is full"):
         _save(run, 200, net)
     monkeypatch.undo()
-    assert [p.name for p in runs._checkpoint_folders(run.checkpoints_dir)] == [previous.name]
+    assert [p.name for p in checkpoints._checkpoint_folders(run.checkpoints_dir)] == [previous.name]
     assert run.load_checkpoint().trainer_state["iteration"] == 100
 
 

@@ -1,0 +1,155 @@
+"""Checkpoint folders: atomic writing, safe reading, which one is the latest."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from resnet_studio.core.atomic import (
+    fsync_dir,
+    fsync_file,
+)
+from resnet_studio.core.errors import TrainingError
+from resnet_studio.core.runs.layout import _CKPT_RE, EXTRA_FILE, TRAINER_FILE, WEIGHTS_FILE
+
+# --------------------------------------------------------------------------- results
+
+
+class Checkpoint(NamedTuple):
+    """What load_checkpoint returns; unpacks as ``weights, extra, trainer``."""
+
+    weights: dict[str, Any]  # name -> CPU tensor, for model.load_state_dict
+    extra_state: Any  # as given to save_checkpoint (optimizer, scheduler, RNG...)
+    trainer_state: dict[str, Any]  # always has "iteration"
+
+
+# --------------------------------------------------------------------------- checkpoint files
+
+
+def _checkpoint_folders(ckdir: Path) -> list[Path]:
+    """Renamed (not .tmp) checkpoint folders, newest first."""
+    found = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(ckdir):
+            m = _CKPT_RE.match(entry.name)
+            if m and entry.is_dir():
+                found.append(((int(m[1]), int(m[2] or 0)), Path(entry.path)))
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+def _is_complete(folder: Path) -> bool:
+    return all((folder / f).is_file() for f in (WEIGHTS_FILE, EXTRA_FILE, TRAINER_FILE))
+
+
+def _new_folder_name(iteration: int, latest: Path | None) -> str:
+    """``iter-00000400``; saving the same iteration again gets ``-1``, ``-2``..., so
+    the folder the pointer names is never overwritten in place."""
+    name = f"iter-{iteration:08d}"
+    if latest is not None and _CKPT_RE.match(latest.name)[1] == name[5:]:
+        suffix = int(_CKPT_RE.match(latest.name)[2] or 0) + 1
+        name = f"{name}-{suffix}"
+    return name
+
+
+def _write_checkpoint(
+    tmp: Path,
+    weights: Mapping[str, Any],
+    metadata: Mapping[str, str] | None,
+    extra_state: Any,
+    trainer_bytes: bytes,
+) -> None:
+    """Write the three files into ``tmp`` and put them on the disk."""
+    import torch
+    from safetensors.torch import save_file
+
+    tmp.mkdir()
+    save_file(dict(weights), str(tmp / WEIGHTS_FILE), metadata=dict(metadata or {}))
+    fsync_file(tmp / WEIGHTS_FILE)
+    with open(tmp / EXTRA_FILE, "wb") as f:
+        torch.save(extra_state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    with open(tmp / TRAINER_FILE, "wb") as f:
+        f.write(trainer_bytes)
+        f.flush()
+        os.fsync(f.fileno())
+    fsync_dir(tmp)
+
+
+def _check_weights_only(obj: Any, where: str) -> None:
+    """Refuse, at save time, what weights_only=True would refuse at resume time."""
+    import torch
+
+    if obj is None or isinstance(obj, (str, bytes, int, float, bool)):
+        return
+    if isinstance(obj, (torch.Tensor, torch.dtype, torch.device, torch.Size)):
+        return
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            _check_weights_only(key, where)
+            _check_weights_only(value, f"{where}[{key!r}]")
+        return
+    if isinstance(obj, (list, tuple)):
+        for i, value in enumerate(obj):
+            _check_weights_only(value, f"{where}[{i}]")
+        return
+    raise TypeError(
+        f"{where} is a {type(obj).__module__}.{type(obj).__name__}; checkpoints hold only "
+        "tensors, numbers, strings and dicts/lists/tuples of them (use .tolist() or "
+        "torch.from_numpy for numpy data)."
+    )
+
+
+def _load_weights(path: Path) -> dict[str, Any]:
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path), device="cpu")
+    except Exception as exc:
+        raise TrainingError(
+            f"The checkpoint weights {path} are damaged ({exc}). Delete the folder "
+            f"{path.parent} to resume from an older checkpoint, if one was kept."
+        ) from exc
+
+
+def _load_extra(path: Path) -> Any:
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise TrainingError(
+            f"Refused to load {path}: it holds Python objects other than tensors, numbers "
+            "and containers, and loading them could run code. resnet-studio never writes "
+            "such files; if you did not write it yourself, treat the run folder as unsafe."
+        ) from exc
+    except Exception as exc:
+        raise TrainingError(
+            f"The checkpoint state {path} is damaged ({exc}). Delete the folder "
+            f"{path.parent} to resume from an older checkpoint, if one was kept."
+        ) from exc
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a last line left without its newline by a killed writer."""
+    try:
+        with open(path, "rb+") as f:
+            end = f.seek(0, os.SEEK_END)
+            pos = end
+            while pos > 0:
+                step = min(pos, 65536)
+                f.seek(pos - step)
+                chunk = f.read(step)
+                nl = chunk.rfind(b"\n")
+                if nl >= 0:
+                    pos = pos - step + nl + 1
+                    break
+                pos -= step
+            if pos != end:
+                f.truncate(pos)
+    except FileNotFoundError:
+        pass

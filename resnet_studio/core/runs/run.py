@@ -1,0 +1,340 @@
+"""One run folder: config, status, metrics and checkpoints, with one writer at a time."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import operator
+import os
+import shutil
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from resnet_studio.core.atomic import (
+    TMP_SUFFIX,
+    atomic_write_bytes,
+    atomic_write_json,
+    fsync_dir,
+)
+from resnet_studio.core.errors import TrainingError
+from resnet_studio.core.runs.checkpoints import (
+    Checkpoint,
+    _check_weights_only,
+    _checkpoint_folders,
+    _drop_torn_tail,
+    _is_complete,
+    _load_extra,
+    _load_weights,
+    _new_folder_name,
+    _write_checkpoint,
+)
+from resnet_studio.core.runs.layout import (
+    _CKPT_RE,
+    _DISK_FULL,
+    CHECKPOINTS,
+    CONFIG,
+    EXTRA_FILE,
+    LOCK,
+    METRICS,
+    POINTER,
+    STATUS,
+    STATUSES,
+    TRAINER_FILE,
+    WEIGHTS_FILE,
+    _disk_errors,
+    _dumps,
+    _iteration_of,
+    _now,
+    _parse_jsonl,
+    _read_json,
+    _try_lock,
+)
+
+# --------------------------------------------------------------------------- the run
+
+
+class Run:
+    """A run folder. Reading is free for anyone; the first write takes the run's
+    lock, so two processes can never train into the same folder at once."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._metrics_fh: Any = None
+        self._lock_fd: int | None = None
+        self._status: dict[str, Any] | None = None
+        self._config: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r})"
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / METRICS
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / CHECKPOINTS
+
+    def close(self) -> None:
+        """Close the metrics file and release the writer lock."""
+        if self._metrics_fh is not None:
+            self._metrics_fh.close()
+            self._metrics_fh = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # ----------------------------------------------------------------- writer lock
+
+    def _acquire(self) -> None:
+        """Become this run's only writer, then clear what a killed writer left."""
+        if self._lock_fd is not None:
+            return
+        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        if not _try_lock(fd):
+            os.close(fd)
+            raise TrainingError(
+                f"Run '{self.name}' is being written by another process. Stop that "
+                "training (or wait for it to end) before resuming or changing this run."
+            )
+        self._lock_fd = fd
+        self._remove_leftovers()
+
+    def _remove_leftovers(self) -> None:
+        """Delete half-written checkpoint folders and temp files of a killed writer."""
+        for tmp in self.path.glob(f".*{TMP_SUFFIX}"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        if self.checkpoints_dir.is_dir():
+            for tmp in self.checkpoints_dir.glob(f"*{TMP_SUFFIX}"):
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    # ----------------------------------------------------------------- config, status
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """config.json as written by create_run (read once, then cached)."""
+        if self._config is None:
+            self._config = _read_json(self.path / CONFIG)
+        return self._config
+
+    def read_status(self) -> dict[str, Any]:
+        """status.json: status, reason, created, updated, pid, host, summary."""
+        return _read_json(self.path / STATUS)
+
+    def set_status(
+        self, status: str, reason: str = "", summary: Mapping[str, Any] | None = None
+    ) -> None:
+        """Record the run's state atomically. ``summary`` is merged into the stored one
+        (iterations, total_iterations, best_val_error, final_train_error...); call it
+        per epoch or per evaluation, not per iteration (it fsyncs)."""
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, not {status!r}")
+        self._acquire()
+        old = self._status
+        if old is None:
+            try:
+                old = self.read_status()
+            except TrainingError:
+                old = {}
+        doc = {
+            "status": status,
+            "reason": reason,
+            "created": old.get("created") or _now(),
+            "updated": _now(),
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "summary": {**(old.get("summary") or {}), **(summary or {})},
+        }
+        doc = json.loads(_dumps(doc))  # plain + finite, so the write cannot fail halfway
+        with _disk_errors(f"the status of run '{self.name}'"):
+            atomic_write_json(self.path / STATUS, doc)
+        self._status = doc
+
+    # ----------------------------------------------------------------- metrics
+
+    def append_metrics(self, record: Mapping[str, Any]) -> None:
+        """Append one record (must hold an int "iteration") as one JSON line.
+
+        One unbuffered O_APPEND write per record: kill -9 loses at most that line,
+        torn, and readers skip a torn line. NaN/inf are written as null.
+        """
+        try:
+            iteration = operator.index(record["iteration"])
+        except (KeyError, TypeError):
+            raise ValueError("a metrics record needs an int 'iteration'") from None
+        line = _dumps({**record, "iteration": iteration}).encode() + b"\n"
+        fh = self._metrics_fh or self._open_metrics()
+        view = memoryview(line)
+        with _disk_errors(f"the metrics of run '{self.name}'"):
+            while view:
+                view = view[fh.write(view) :]
+
+    def _open_metrics(self) -> Any:
+        self._acquire()
+        _drop_torn_tail(self.metrics_path)  # so the next record starts on a new line
+        self._metrics_fh = open(self.metrics_path, "ab", buffering=0)  # noqa: SIM115
+        return self._metrics_fh
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        """All records, oldest first; a torn last line is skipped."""
+        try:
+            data = self.metrics_path.read_bytes()
+        except FileNotFoundError:
+            return []
+        return _parse_jsonl(data)
+
+    def truncate_metrics_after(self, iteration: int) -> int:
+        """Drop records with iteration > ``iteration`` (and torn lines); return how
+        many went. Call after load_checkpoint with the checkpoint's iteration, so
+        redone iterations are never logged twice. The rewrite is atomic."""
+        self._acquire()
+        if self._metrics_fh is not None:  # it would point at the replaced file
+            self._metrics_fh.close()
+            self._metrics_fh = None
+        try:
+            data = self.metrics_path.read_bytes()
+        except FileNotFoundError:
+            return 0
+        kept, dropped = [], 0
+        for line in data.split(b"\n"):
+            if not line.strip():
+                continue
+            try:
+                it = _iteration_of(json.loads(line))
+            except ValueError:
+                it = None
+            if it is not None and it <= iteration:
+                kept.append(line + b"\n")
+            else:
+                dropped += 1
+        if dropped or not data.endswith(b"\n"):
+            atomic_write_bytes(self.metrics_path, b"".join(kept))
+        return dropped
+
+    def _sync_metrics(self) -> None:
+        """Put logged metrics on the disk before a checkpoint claims to cover them."""
+        if self._metrics_fh is not None:
+            os.fsync(self._metrics_fh.fileno())
+
+    # ----------------------------------------------------------------- checkpoints
+
+    def latest_checkpoint(self) -> Path | None:
+        """Folder of the newest complete checkpoint, or None.
+
+        The pointer file decides; if it is missing or broken, the newest renamed
+        folder is used (a folder is renamed only after its files are on the disk).
+        """
+        with contextlib.suppress(TrainingError):
+            folder = self.checkpoints_dir / str(_read_json(self.path / POINTER)["folder"])
+            if _CKPT_RE.match(folder.name) and _is_complete(folder):
+                return folder
+        complete = [f for f in _checkpoint_folders(self.checkpoints_dir) if _is_complete(f)]
+        return complete[0] if complete else None
+
+    def save_checkpoint(
+        self,
+        iteration: int,
+        weights: Mapping[str, Any],
+        metadata: Mapping[str, str] | None = None,
+        extra_state: Any = None,
+        trainer_state: Mapping[str, Any] | None = None,
+        keep: int = 1,
+    ) -> Path:
+        """Save a checkpoint atomically and return its folder.
+
+        ``weights``: a state_dict of tensors (safetensors: contiguous, unshared).
+        ``metadata``: str -> str, stored in the safetensors header.
+        ``extra_state``: optimizer/scheduler/RNG state made of dicts, lists, tuples,
+        tensors, numbers and strings only (it is read back with weights_only=True;
+        convert numpy RNG state with ``.tolist()``).
+        ``trainer_state``: JSON (epoch, loader position...); "iteration" is set here.
+        ``keep``: how many checkpoints to keep, the new one included.
+
+        A failure at any point leaves the previous checkpoint as the latest one.
+        """
+        self._acquire()
+        trainer = {**(trainer_state or {}), "iteration": int(iteration)}
+        trainer_bytes = _dumps(trainer, indent=2).encode()  # fail before touching disk
+        _check_weights_only(extra_state, "extra_state")
+        self.checkpoints_dir.mkdir(exist_ok=True)
+        self._remove_leftovers()
+        final = self.checkpoints_dir / _new_folder_name(int(iteration), self.latest_checkpoint())
+        tmp = final.with_name(final.name + TMP_SUFFIX)
+        try:
+            _write_checkpoint(tmp, weights, metadata, extra_state, trainer_bytes)
+            if final.exists():  # an orphan from a crash between rename and pointer
+                shutil.rmtree(final)
+            os.rename(tmp, final)
+            fsync_dir(self.checkpoints_dir)
+            self._sync_metrics()
+            pointer = {"folder": final.name, "iteration": int(iteration), "saved": _now()}
+            atomic_write_json(self.path / POINTER, pointer)
+        except BaseException as exc:
+            self._discard(tmp, final)
+            if isinstance(exc, OSError):
+                raise TrainingError(self._save_failed_message(iteration, exc)) from exc
+            raise
+        self._prune(final, keep)
+        return final
+
+    def _discard(self, tmp: Path, final: Path) -> None:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if final.exists() and self.latest_checkpoint() != final:
+            shutil.rmtree(final, ignore_errors=True)
+
+    def _save_failed_message(self, iteration: int, exc: OSError) -> str:
+        latest = self.latest_checkpoint()
+        kept = (
+            f"The previous checkpoint at {latest} is intact; resume from it."
+            if latest
+            else "No earlier checkpoint exists."
+        )
+        if exc.errno in _DISK_FULL:
+            return (
+                f"The disk is full: the checkpoint at iteration {iteration} could not be "
+                f"written to {self.checkpoints_dir}. {kept} Free some space, then resume."
+            )
+        return f"The checkpoint at iteration {iteration} could not be written ({exc}). {kept}"
+
+    def _prune(self, current: Path, keep: int) -> None:
+        """Delete all but ``current`` and the keep-1 newest older checkpoints."""
+        order = _checkpoint_folders(self.checkpoints_dir)
+        older = order[order.index(current) + 1 :] if current in order else []
+        survivors = {current, *older[: max(0, keep - 1)]}
+        for folder in order:
+            if folder not in survivors:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def load_checkpoint(self) -> Checkpoint | None:
+        """The latest checkpoint with tensors on the CPU, or None if there is none."""
+        folder = self.latest_checkpoint()
+        if folder is None:
+            return None
+        return Checkpoint(
+            weights=_load_weights(folder / WEIGHTS_FILE),
+            extra_state=_load_extra(folder / EXTRA_FILE),
+            trainer_state=_read_json(folder / TRAINER_FILE),
+        )
+
+    # ----------------------------------------------------------------- extras
+
+    def tensorboard_writer(self) -> Any:
+        """A SummaryWriter on ``<run>/tb`` if tensorboard is installed, else None."""
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            return None
+        return SummaryWriter(log_dir=str(self.path / "tb"))
