@@ -109,6 +109,7 @@ class RunTrainer:
         self._tensorboard = run.tensorboard_writer() if run is not None else None
         self.last_eval: dict[str, Any] = {}
         self._iterator: Iterator | None = None
+        self._eval_sources: dict[int, Any] = {}
         self._reset_window()
 
     # ------------------------------------------------------------------ data
@@ -293,7 +294,10 @@ class RunTrainer:
         return results
 
     def _eval_batches(self, split: Any) -> Iterator:
-        batches = self._make_batches(train=False, split=split)
+        # Built once per split: DeviceBatches moves its split to the device.
+        batches = self._eval_sources.get(id(split))
+        if batches is None:
+            batches = self._eval_sources[id(split)] = self._make_batches(train=False, split=split)
         if self.dataset.in_memory:
             return batches.epoch(0)
         return ((self._normalize_streamed(x), y.to(self.device)) for x, y in batches)
