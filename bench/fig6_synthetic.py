@@ -115,9 +115,8 @@ def main() -> None:
         s_it = records[-1]["wall_time"] / max(1, result.iterations)
         print(f"{result.model:16s} {train_err:11.1f} {test_err:10.1f} {result.iterations:6d} "
               f"{s_it:9.3f}  {result.status}")
-    val = recipe.val_size
-    from resnet_studio.core.data import SYNTHETIC_TEST
-    idle = projected_idle_seconds(args.nets, recipe, val, SYNTHETIC_TEST)
+    described = json.loads((Path(results[0].path) / "config.json").read_text())["dataset"]
+    idle = projected_idle_seconds(args.nets, recipe, described["val"], described["test"])
     print(f"\nwall time here {wall:.0f} s (incl. data generation; this machine may be shared)")
     print(f"projected idle 2-core time {idle:.0f} s = iterations x idle s/it "
           f"{IDLE_S_PER_IT} at batch 128/16 px, scaled by pixels x batch, + evaluations")

@@ -83,7 +83,7 @@ class DropRouter(QObject):
         window.core_loaded.connect(self._on_window_core_loaded)
 
     # ------------------------------------------------------------------ public
-    def route(self, mime: QMimeData) -> bool:
+    def route(self, mime: QMimeData, label: str = "dropped image") -> bool:
         """Send what `mime` holds where it belongs; False (with a message) if nothing fits."""
         if not self._loaded():
             return False
@@ -91,7 +91,7 @@ class DropRouter(QObject):
         if not dropped.routable() and mime.hasImage():  # an image dragged out of a browser
             panel = self._inspection()
             if panel is not None:
-                panel.add_qimage(mime.imageData(), "dropped image")
+                panel.add_qimage(mime.imageData(), label)
                 self.window.show_panel(INSPECTION)
                 return True
         return self.route_paths(dropped)
@@ -139,7 +139,7 @@ class DropRouter(QObject):
         if mime is None or not (mime.hasImage() or mime.hasUrls()):
             self.window.statusBar().showMessage("The clipboard holds no image or image file.", MESSAGE_MS)
             return
-        self.route(mime)
+        self.route(mime, "pasted image")
 
     # ------------------------------------------------------------------ events
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
@@ -178,10 +178,15 @@ class DropRouter(QObject):
             if dropped.weights:
                 what.append(f"load weights from {Path(dropped.weights[0]).name}")
             bar.showMessage("Drop to " + " and ".join(what))
-        else:
+        else:  # refused here: Qt sends no drop after an ignored enter, so say why now
             event.ignore()
-            bar.showMessage(not_an_image_message(dropped.others + dropped.remote) if
-                            (dropped.others or dropped.remote) else "Nothing to open in this drag.")  # fmt: skip
+            refused = dropped.others + dropped.remote
+            text = (not_an_image_message(refused) + " Nothing was changed.") if refused else \
+                "Nothing to open in this drag."  # fmt: skip
+            bar.showMessage(text, MESSAGE_MS)
+            panel = self._inspection()
+            if panel is not None and event.type() == QEvent.Type.DragEnter:
+                panel.show_message(text, "error")
 
     def _on_drop(self, event: QDropEvent) -> None:
         if self.route(event.mimeData()):

@@ -274,13 +274,13 @@ class ComparePane(QWidget):
         lines = []
         for i, (label, bundle) in enumerate(list(bundles.items())[:2]):
             weights = "random weights" if bundle.random_weights else bundle.weights_label
-            self.titles[i].setText(f"<b>{label}</b>: {bundle.name}<br><small>{weights}</small>")
+            self.titles[i].setText(f"<b>{label}</b><br><small>{weights}</small>")
             rows = [(bundle.class_name(c), p) for c, p in comparison.top[label]]
             self.bars[i].set_rows(rows)
             profile = comparison.profiles[label]
             self._curves[i].setData(np.arange(1, len(profile.residual_l2) + 1), profile.residual_l2)
             if legend is not None:
-                legend.addItem(self._curves[i], f"{label}: {bundle.name}")
+                legend.addItem(self._curves[i], label)
             ratios = profile.ratio[np.isfinite(profile.ratio)]
             if ratios.size:
                 lines.append(f"{bundle.name}: median ‖F(x)‖/‖x‖ = {np.median(ratios):.3f} over "

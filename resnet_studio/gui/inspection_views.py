@@ -68,7 +68,7 @@ class ActivationsView(QWidget):
         self._selected = 0
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Layer", "Output C × H × W"])
-        self.tree.setColumnWidth(0, 190)
+        self.tree.setColumnWidth(0, 205)
         self.tree.setUniformRowHeights(True)
         self.order_box = QComboBox()
         for text, key in ORDER_CHOICES:
@@ -108,7 +108,7 @@ class ActivationsView(QWidget):
         splitter.addWidget(middle)
         splitter.addWidget(side)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([290, 420, 190])
+        splitter.setSizes([330, 400, 180])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
@@ -130,12 +130,11 @@ class ActivationsView(QWidget):
             for root in roots:
                 item = self._add_node(self.tree.invisibleRootItem(), root)
                 item.setExpanded(root.kind in ("stage", "stem"))
-            for item in self._items():
-                name = item.data(0, Qt.ItemDataRole.UserRole)
-                if name == keep or (chosen is None and keep is None and item.text(0).startswith("layer1")):
-                    chosen = item
+            names = {item.data(0, Qt.ItemDataRole.UserRole): item for item in self._items()}
+            names.pop(None, None)
+            chosen = names.get(keep) if keep else None
             if chosen is None:
-                chosen = next((i for i in self._items() if i.text(0).startswith("layer1")), None)
+                chosen = names.get("layer1") or next(iter(names.values()), None)
             if chosen is not None:
                 self.tree.setCurrentItem(chosen)
                 self.tree.scrollToItem(chosen)
