@@ -21,7 +21,7 @@ from functools import partial
 from importlib import resources
 from typing import Any
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QTimer, Signal, Slot
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -421,17 +421,16 @@ class InspectionPanel(QWidget):
             return
         key = self._analysis_key()
         image = self.current_image()
-        if key is not None and image is not None and key[2] is not None:
-            if self._shown.get("analyse") != key:
-                if self._wanted.get("analyse") != key:
-                    self._wanted["analyse"] = key
-                    self._started.setdefault("analyse", time.perf_counter())
-                    a = self.activations
-                    self.queue.submit("analyse", jobs.analyse, self._bundle, image.image, a.layer(), a.max_maps(),
-                                      a.order(), a.colormap(), a.shared_scale(),
-                                      on_done=partial(self._on_analysis_done, key),
-                                      on_error=partial(self._on_view_failed, "analyse"))  # fmt: skip
-                return  # views wait for the top-k forward of this image
+        if key is not None and image is not None and key[2] is not None and self._shown.get("analyse") != key:
+            if self._wanted.get("analyse") != key:
+                self._wanted["analyse"] = key
+                self._started.setdefault("analyse", time.perf_counter())
+                a = self.activations
+                self.queue.submit("analyse", jobs.analyse, self._bundle, image.image, a.layer(), a.max_maps(),
+                                  a.order(), a.colormap(), a.shared_scale(),
+                                  on_done=partial(self._on_analysis_done, key),
+                                  on_error=partial(self._on_view_failed, "analyse"))  # fmt: skip
+            return  # views wait for the top-k forward of this image
         self._refresh_views()
 
     def _refresh_views(self) -> None:

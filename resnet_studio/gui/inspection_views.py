@@ -142,6 +142,7 @@ class ActivationsView(QWidget):
 
     def _add_node(self, parent: QTreeWidgetItem, node) -> QTreeWidgetItem:
         item = QTreeWidgetItem(parent, [node.label, _shape_text(node.shape)])
+        item.setToolTip(0, f"{node.label}\n{node.name}" if node.name else node.label)
         item.setData(0, Qt.ItemDataRole.UserRole, node.name if node.readable and node.name else None)
         if not (node.readable and node.name):
             item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsSelectable)

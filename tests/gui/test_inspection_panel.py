@@ -272,7 +272,12 @@ def test_gradcam_follows_the_chosen_class_and_opacity_only_reblends(qtbot, windo
     show_one_image(qtbot, window, panel, tmp_path)
     calls = []
     original = inspection_jobs.gradcam
-    monkeypatch.setattr(inspection_jobs, "gradcam", lambda *a, **k: calls.append(a[3]) or original(*a, **k))
+
+    def counting(bundle, x, layer, class_index, job):
+        calls.append(class_index)
+        return original(bundle, x, layer, class_index, job)
+
+    monkeypatch.setattr(inspection_jobs, "gradcam", counting)
     panel.tabs.setCurrentWidget(panel.gradcam)
     qtbot.waitUntil(lambda: panel.gradcam.shown_class() is not None and panel.is_ready(), timeout=TIMEOUT)
     assert panel.gradcam.layer() == "layer3"  # default: the last stage
