@@ -8,14 +8,12 @@ field before checking it against the file's size.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
 import pickle
 import re
 import struct
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from resnet_studio.core.atomic import fsync_dir, fsync_file
+from resnet_studio.core.atomic import replacing
 from resnet_studio.core.errors import WeightsError
 from resnet_studio.core.images import Preprocessing
 
@@ -243,19 +241,10 @@ def save_weights(
     state = model.state_dict() if isinstance(model, nn.Module) else model
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
     header = weights_metadata(tensors, meta or {})
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        from safetensors.torch import save_file
+    from safetensors.torch import save_file
 
-        save_file(tensors, tmp, metadata=header)
-        fsync_file(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(path.parent)
+    with replacing(path) as tmp:
+        save_file(tensors, str(tmp), metadata=header)
     return path
 
 

@@ -8,12 +8,10 @@ because torch.hub reports progress to a terminal bar only, not to a callback.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.client
 import os
 import re
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -23,7 +21,7 @@ from typing import Any
 
 import torch
 
-from resnet_studio.core.atomic import fsync_dir
+from resnet_studio.core.atomic import replacing
 from resnet_studio.core.errors import WeightsError
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all; 0 when unknown)
@@ -99,24 +97,15 @@ def download(url: str, dest: Path, progress: Progress | None = None) -> None:
     then, as on any failure, the partial file is removed.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".partial")
-    try:
-        with os.fdopen(fd, "wb") as out:
+    with replacing(dest, suffix=".partial") as tmp:
+        with open(tmp, "wb") as out:
             digest = _copy_url(url, out, dest, progress)
-            out.flush()
-            os.fsync(out.fileno())
         expected = _HASH.search(dest.name)
         if expected and not digest.startswith(expected[1]):
             raise WeightsError(
                 f"The download of {url} is damaged (sha256 {digest[:12]}..., expected "
                 f"{expected[1]}...). Try again, or place the file at {dest} by hand."
             )
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(dest.parent)
 
 
 def _copy_url(url: str, out: Any, dest: Path, progress: Progress | None) -> str:
