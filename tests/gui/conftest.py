@@ -54,3 +54,34 @@ def panel(qtbot):
     qtbot.waitUntil(widget.is_ready, timeout=60_000)
     yield widget
     widget.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def no_modal_dialogs(monkeypatch):
+    """A modal dialog would wait forever for a click offscreen: fail the test at once,
+    naming the dialog, instead of hanging the suite."""
+    from PySide6.QtWidgets import QMessageBox
+
+    def refuse(box, *args, **kwargs):
+        raise AssertionError(f"unexpected modal dialog: {box.windowTitle()!r}: {box.text()!r}")
+
+    monkeypatch.setattr(QMessageBox, "exec", refuse)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def garbage_collected_in_the_gui_thread():
+    """As in the app (gui/app.py): no automatic GC, which could run in a worker thread
+    and destroy a QObject left by an earlier test there, deadlocking Qt against the GIL."""
+    import gc
+
+    gc.disable()
+    yield
+    gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def collect_after_each_test():
+    import gc
+
+    yield
+    gc.collect()  # in the main thread, while no worker runs
