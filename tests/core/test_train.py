@@ -151,7 +151,9 @@ def test_torchrun_two_cpu_processes_match_a_single_process_reference(tmp_path):
                "-m", "resnet_studio", "train", "--model", "cifar-resnet8", "--image-size", "8",
                "--batch-size", str(batch), "--val-size", "256", "--iters", str(iterations),
                "--log-every", "3", "--eval-every", "6", "--checkpoint-every", "6",
-               "--seed", str(seed), "--device", "cpu", "--runs-dir", str(tmp_path), "--json"]
+               "--seed", str(seed), "--device", "cpu", "--runs-dir", str(tmp_path), "--json",
+               # pinned here, so that the reference below stays right if `quick` is retuned
+               "--lr", "0.1", "--momentum", "0.9", "--weight-decay", "1e-4", "--augment", "true"]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     [summary] = list_runs(tmp_path)  # only rank 0 wrote the run store
@@ -162,7 +164,7 @@ def test_torchrun_two_cpu_processes_match_a_single_process_reference(tmp_path):
     model = create_model("cifar-resnet8", 10)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
     shards = [DeviceBatches(data.train, batch, "cpu", train=True,
-                            normalize=data.normalize("per-pixel"), seed=seed,
+                            normalize=data.normalize("per-pixel"), seed=seed, augment=True,
                             rank=rank, world_size=2).epoch(0) for rank in range(2)]
     model.train()
     for _ in range(iterations):

@@ -94,7 +94,7 @@ class _ResidualBlock(nn.Module):
         branch = self.residual(branch)
         if self.has_shortcut:
             shortcut = self.identity(x if self.downsample is None else self.downsample(x))
-            branch = branch + shortcut
+            branch += shortcut  # in place, as torchvision: one activation less to allocate
         return self.sum(branch)
 
 
