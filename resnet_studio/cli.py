@@ -11,10 +11,9 @@ import sys
 from collections.abc import Callable, Sequence
 
 from resnet_studio import __version__
+from resnet_studio.cli_common import EXIT_USER_ERROR, load_images_reporting
 from resnet_studio.cli_inspect import add_inspect_parser
 from resnet_studio.cli_training import add_runs_parser, add_train_parser
-
-EXIT_USER_ERROR = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,16 +110,11 @@ def _run_models(args: argparse.Namespace) -> int:
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    from resnet_studio.core.errors import ImageError
-    from resnet_studio.core.images import load_images
     from resnet_studio.core.models import parse_name
     from resnet_studio.core.predict import Predictor
 
     parse_name(args.model)  # a misspelt name fails before any image is read
-    failures: list[ImageError] = []
-    images = load_images(args.images, on_error=lambda path, exc: failures.append(exc))
-    for exc in failures:
-        print(f"error: {exc}", file=sys.stderr)
+    images, failures = load_images_reporting(args.images)
     if not images:
         return EXIT_USER_ERROR
     predictor = Predictor.from_name(args.model, args.weights, device=args.device)

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-EXIT_USER_ERROR = 2  # as cli.EXIT_USER_ERROR; not imported to keep the modules independent
+from resnet_studio.cli_common import EXIT_USER_ERROR, load_images_reporting
 
 
 def add_inspect_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -52,8 +52,7 @@ def add_inspect_parser(commands: argparse._SubParsersAction) -> argparse.Argumen
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    from resnet_studio.core.errors import ImageError, StudioError
-    from resnet_studio.core.images import load_images
+    from resnet_studio.core.errors import StudioError
     from resnet_studio.core.models import parse_name
 
     parse_name(args.model)  # misspelt names and options fail before any image is read
@@ -63,10 +62,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         raise StudioError("--compare-weights needs --compare NAME")
     if args.topk < 1 or args.max_maps < 1:
         raise StudioError("--topk and --max-maps must be at least 1")
-    failures: list[ImageError] = []
-    images = load_images(args.images, on_error=lambda path, exc: failures.append(exc))
-    for exc in failures:
-        print(f"error: {exc}", file=sys.stderr)
+    images, failures = load_images_reporting(args.images)
     if not images:
         return EXIT_USER_ERROR
     predictor = _predictor(args.model, args.weights, args.device)
