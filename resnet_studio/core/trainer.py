@@ -110,6 +110,7 @@ class RunTrainer:
         self.last_eval: dict[str, Any] = {}
         self._iterator: Iterator | None = None
         self._eval_sources: dict[int, Any] = {}
+        self._stream_stats: tuple[torch.Tensor, torch.Tensor] | None = None
         self._reset_window()
 
     # ------------------------------------------------------------------ data
@@ -150,8 +151,12 @@ class RunTrainer:
         return x, y
 
     def _normalize_streamed(self, x: torch.Tensor) -> torch.Tensor:
-        mean = torch.tensor(self.dataset.mean, device=self.device).view(1, 3, 1, 1)
-        std = torch.tensor(self.dataset.std, device=self.device).view(1, 3, 1, 1)
+        if self._stream_stats is None:  # made once, not per batch
+            self._stream_stats = tuple(
+                torch.tensor(values, device=self.device).view(1, 3, 1, 1)
+                for values in (self.dataset.mean, self.dataset.std)
+            )
+        mean, std = self._stream_stats
         x = x.to(self.device, non_blocking=True).float().div_(255).sub_(mean).div_(std)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
@@ -203,9 +208,9 @@ class RunTrainer:
         self.optimizer.step()
         detached = loss.detach().float()
         finite = torch.isfinite(detached)
+        # A Python scalar, not a new device tensor: no host-to-device copy per step.
         self._bad_iteration = torch.where(
-            (self._bad_iteration < 0) & ~finite,
-            torch.tensor(self.iteration + 1, device=self.device), self._bad_iteration,
+            (self._bad_iteration < 0) & ~finite, self.iteration + 1, self._bad_iteration
         )
         self._loss_sum += torch.where(finite, detached, 0.0) * len(y)
         self._errors += (logits.detach().argmax(1) != y).sum()
