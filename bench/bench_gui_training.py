@@ -1,25 +1,35 @@
-"""Training inside the app vs the engine alone, the window's responsiveness, the runs list.
+"""Training inside the app vs the CLI, the window's responsiveness, the runs list.
 
-Three figures, each against a baseline measured in the same process:
+Three figures:
 
-1. throughput: the same comparison trained by core `train()` directly, then through
-   the Training panel's worker thread with the Qt event loop running and the curves
-   redrawing at 20 Hz; images/s of both and their ratio (target >= 0.95).
-2. responsiveness: during (1)'s panel run a 10 ms QTimer records when it actually
+1. throughput: the same comparison trained by `resnet-studio train --json` in a child
+   process (the CLI exactly as a user runs it), then in this process by the whole app
+   (MainWindow, Training panel, its worker thread, the event loop running and the curves
+   redrawing at 20 Hz); images/s of both and their ratio (target >= 0.95). Rounds
+   alternate the two, so a noisy machine hurts both alike.
+   Why a child process and not core `train()` on this process's main thread: PyTorch's
+   OpenMP (libgomp) keeps a thread team per thread that ever ran a parallel op, and
+   once the teams hold more threads than there are cores, libgomp stops spinning at
+   its barriers and every op pays a futex wake-up (about 25% slower here). A baseline
+   run on the GUI thread would leave such a team behind and slow the app's run that
+   follows; the app itself keeps tensor work off its GUI thread for the same reason.
+2. responsiveness: during a third (app) run a 10 ms QTimer records when it actually
    fires; lateness = interval - 10 ms, p50/p99/max (targets: p99 <= 30 ms, max <= 100).
 3. runs list: a run store of 100 runs x 200 epochs (bench_runs_list.py's generator),
    time from creating the panel to the table painted (target <= 1 s), next to
    list_runs alone; and ticking one run (reading its ~4,200 records and drawing them).
 
     QT_QPA_PLATFORM=offscreen python bench/bench_gui_training.py
-    QT_QPA_PLATFORM=offscreen python bench/bench_gui_training.py --iters 100 --threads 1
+    QT_QPA_PLATFORM=offscreen python bench/bench_gui_training.py --iters 100 --rounds 3
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -58,22 +68,50 @@ def step_rate(events: list[tuple[float, dict]]) -> float:
     return statistics.median(rates) if rates else float("nan")
 
 
-def run_direct(models, recipe, runs_dir: str) -> list[tuple[float, dict]]:
-    from resnet_studio.core.train import train
+def cli_flags(recipe) -> list[str]:
+    """The recipe as `resnet-studio train` flags: every field that differs from quick."""
+    import dataclasses
 
+    from resnet_studio.core.recipes import get_recipe
+
+    quick, flags = get_recipe("quick"), ["--recipe", "quick"]
+    for field in dataclasses.fields(recipe):
+        value = getattr(recipe, field.name)
+        if field.name != "name" and value != getattr(quick, field.name):
+            text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+            flags += [f"--{field.name.replace('_', '-')}", text]
+    return flags
+
+
+def run_cli(models, recipe, runs_dir: str) -> list[tuple[float, dict]]:
+    """`resnet-studio train --json` in a child process; events stamped as they arrive."""
+    command = [sys.executable, "-m", "resnet_studio", "train", "--model", models[0],
+               *(["--compare", *models[1:]] if len(models) > 1 else []),
+               *cli_flags(recipe), "--runs-dir", runs_dir, "--json"]  # fmt: skip
     events: list[tuple[float, dict]] = []
-    train(models, recipe, runs_dir=runs_dir,
-          on_event=lambda e: events.append((time.perf_counter(), e)))  # fmt: skip
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, bufsize=1) as child:
+        for line in child.stdout:
+            if line.startswith("{"):
+                events.append((time.perf_counter(), json.loads(line)))
+    if child.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} exited with {child.returncode}")
     return events
 
 
-def run_in_panel(app: QApplication, models, recipe, runs_dir: str, probe_ms: int):
-    """Train through the panel with curves on screen; a QTimer probes the event loop."""
-    from resnet_studio.gui.training_panel import TrainingPanel
+def run_in_app(app: QApplication, models, recipe, runs_dir: str, probe_ms: int):
+    """Train through the whole window's Training panel; a QTimer probes the event loop."""
+    from resnet_studio.gui.main_window import MainWindow
 
-    panel = TrainingPanel(runs_dir=runs_dir)
-    panel.resize(1200, 780)
-    panel.show()
+    os.environ["RESNET_STUDIO_RUNS_DIR"] = runs_dir
+    window = MainWindow(persist=False)
+    window.resize(1400, 900)
+    window.show()
+    window.start_loading()
+    while not window.is_ready():
+        app.processEvents()
+        time.sleep(0.01)
+    window.show_panel("Training")
+    panel = window.panel("Training")
     events: list[tuple[float, dict]] = []
     stamps: list[float] = []
     probe = QTimer(interval=probe_ms)
@@ -93,13 +131,14 @@ def run_in_panel(app: QApplication, models, recipe, runs_dir: str, probe_ms: int
         probe.start()
     app.exec()
     probe.stop()
-    panel.shutdown()
-    panel.close()
+    window.close()
+    window.deleteLater()
+    app.processEvents()
     # lateness only while training ran (the data loading is part of both modes)
     first = min(t for t, e in events if e["event"] == "started")
     last = max(t for t, e in events if e["event"] == "ended")
-    window = [s for s in stamps if first <= s <= last] if probe_ms else []
-    intervals = [1e3 * (b - a) for a, b in zip(window, window[1:], strict=False)]
+    window_stamps = [s for s in stamps if first <= s <= last] if probe_ms else []
+    intervals = [1e3 * (b - a) for a, b in zip(window_stamps, window_stamps[1:], strict=False)]
     return events, intervals
 
 
@@ -109,37 +148,33 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def bench_training(app: QApplication, args: argparse.Namespace) -> None:
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
     models = args.models
     recipe = recipe_for(args)
     with tempfile.TemporaryDirectory() as tmp:
-        run_direct(models[:1], recipe.with_overrides(iterations=3, milestones=(3,)), tmp)  # warm-up
-        results = {}
+        run_cli(models[:1], recipe.with_overrides(iterations=3, milestones=(3,)), tmp)  # warm-up
+        results: dict[str, list] = {}
         for round_ in range(args.rounds):
             # the probe wakes the GUI thread 100 times a second, which is work of its
             # own: throughput is measured without it, responsiveness in a third run
-            direct = run_direct(models, recipe, tmp)
-            panel, _ = run_in_panel(app, models, recipe, tmp, probe_ms=0)
-            _, intervals = run_in_panel(app, models, recipe, tmp, args.probe_ms)
-            direct_rate, panel_rate = throughput(direct, args.batch), throughput(panel, args.batch)
-            results.setdefault("direct", []).append(direct_rate)
-            results.setdefault("panel", []).append(panel_rate)
-            results.setdefault("direct_step", []).append(step_rate(direct))
-            results.setdefault("panel_step", []).append(step_rate(panel))
+            cli = run_cli(models, recipe, tmp)
+            in_app, _ = run_in_app(app, models, recipe, tmp, probe_ms=0)
+            _, intervals = run_in_app(app, models, recipe, tmp, args.probe_ms)
+            cli_rate, app_rate = throughput(cli, args.batch), throughput(in_app, args.batch)
+            results.setdefault("cli", []).append(cli_rate)
+            results.setdefault("app", []).append(app_rate)
+            results.setdefault("cli_step", []).append(step_rate(cli))
+            results.setdefault("app_step", []).append(step_rate(in_app))
             results.setdefault("intervals", []).extend(intervals)
-            print(f"  round {round_ + 1}: direct {direct_rate:8.1f} img/s, "
-                  f"panel {panel_rate:8.1f} img/s", flush=True)  # fmt: skip
-    direct, panel = statistics.median(results["direct"]), statistics.median(results["panel"])
+            print(f"  round {round_ + 1}: CLI {cli_rate:8.1f} img/s, app {app_rate:8.1f} img/s "
+                  f"({app_rate / cli_rate:.3f})", flush=True)  # fmt: skip
+    cli, in_app = statistics.median(results["cli"]), statistics.median(results["app"])
     print(f"\n(1) throughput, {' + '.join(models)}, {args.image_size} px, batch {args.batch}, "
-          f"{args.iters} iterations, torch threads {torch.get_num_threads()}")  # fmt: skip
-    print(f"    core train() directly   {direct:9.1f} images/s  (engine's step rate "
-          f"{statistics.median(results['direct_step']):.1f})")  # fmt: skip
-    print(f"    Training panel + curves {panel:9.1f} images/s  (engine's step rate "
-          f"{statistics.median(results['panel_step']):.1f})")  # fmt: skip
-    print(f"    ratio                   {panel / direct:9.3f}  (target >= 0.95)")
+          f"{args.iters} iterations, median of {args.rounds} round(s)")  # fmt: skip
+    print(f"    resnet-studio train (child process) {cli:9.1f} images/s  (engine's step rate "
+          f"{statistics.median(results['cli_step']):.1f})")  # fmt: skip
+    print(f"    the app, Training panel + curves    {in_app:9.1f} images/s  (engine's step rate "
+          f"{statistics.median(results['app_step']):.1f})")  # fmt: skip
+    print(f"    ratio                               {in_app / cli:9.3f}  (target >= 0.95)")
     late = [max(0.0, i - args.probe_ms) for i in results["intervals"]]
     if late:
         print(f"(2) {args.probe_ms} ms QTimer while training ({len(late)} ticks): lateness "
@@ -191,7 +226,6 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=16)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--log-every", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: default)")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--probe-ms", type=int, default=10)
     parser.add_argument("--runs", type=int, default=100)

@@ -139,6 +139,7 @@ def run_app(options: Any = None) -> int:
         return EXIT_USER_ERROR
 
     from resnet_studio.gui import settings, workers
+    from resnet_studio.gui.none_guard import protect_none
     from resnet_studio.gui.main_window import MainWindow
     from resnet_studio.gui.widgets import app_icon
 
@@ -148,6 +149,7 @@ def run_app(options: Any = None) -> int:
     app.setApplicationDisplayName("ResNet Studio")
     app.setDesktopFileName("resnet-studio")
     app.setWindowIcon(app_icon())
+    protect_none()  # before the first paint: PySide6 6.12.0 on Python < 3.12
     # Python's cyclic GC may otherwise run in a worker thread and destroy a stale
     # QObject there, deadlocking with the GUI thread (a Qt mutex against the GIL):
     # collect on a timer in the GUI thread only, as pyqtgraph recommends.

@@ -69,6 +69,15 @@ def no_modal_dialogs(monkeypatch):
 
 
 @pytest.fixture(autouse=True, scope="session")
+def none_protected(qapp):
+    """As in the app (gui/app.py): with a PySide6 that drops None's references, a long
+    session would abort the interpreter (gui/none_guard.py)."""
+    from resnet_studio.gui.none_guard import protect_none
+
+    protect_none()
+
+
+@pytest.fixture(autouse=True, scope="session")
 def garbage_collected_in_the_gui_thread():
     """As in the app (gui/app.py): no automatic GC, which could run in a worker thread
     and destroy a QObject left by an earlier test there, deadlocking Qt against the GIL."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
 from resnet_studio.gui.model_choice import ModelChoice
@@ -117,7 +117,7 @@ def _drag_events(path):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
     action = Qt.DropAction.CopyAction
-    enter = QDragEnterEvent(QPointF(10, 10), action, mime, Qt.MouseButton.LeftButton,
+    enter = QDragEnterEvent(QPoint(10, 10), action, mime, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
     drop = QDropEvent(QPointF(10, 10), action, mime, Qt.MouseButton.LeftButton,
                       Qt.KeyboardModifier.NoModifier)
