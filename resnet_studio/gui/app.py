@@ -139,8 +139,8 @@ def run_app(options: Any = None) -> int:
         return EXIT_USER_ERROR
 
     from resnet_studio.gui import settings, workers
-    from resnet_studio.gui.none_guard import protect_none
     from resnet_studio.gui.main_window import MainWindow
+    from resnet_studio.gui.none_guard import protect_none
     from resnet_studio.gui.widgets import app_icon
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "resnet-studio"])
