@@ -19,8 +19,6 @@ from typing import BinaryIO
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
-from torchvision.transforms import InterpolationMode
-from torchvision.transforms.v2 import functional as F
 
 from resnet_studio.core.errors import ImageError
 
@@ -340,6 +338,10 @@ def preprocess(image: Image.Image, prep: Preprocessing) -> torch.Tensor:
     `ToTensor` + `Normalize` do, so results match pretrained weights' published
     accuracy (tensor resizing differs from Pillow's by up to a grey level).
     """
+    # imported here: torchvision takes 2 s to import, and training never needs it
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms.v2 import functional as F
+
     if image.mode != "RGB":
         image = image.convert("RGB")  # callers should use load_image; be forgiving
     image = _trim_extreme_aspect(image)

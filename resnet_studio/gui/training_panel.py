@@ -412,10 +412,14 @@ class TrainingPanel(QWidget):
     @Slot(object)
     def _on_worker_failed(self, exc: BaseException) -> None:
         worker, self._worker = self._worker, None
-        message = str(exc) if isinstance(exc, StudioError) else f"{type(exc).__name__}: {exc}"
+        child_traceback = getattr(exc, "child_traceback", "")  # the engine's, from its process
+        if isinstance(exc, StudioError) or child_traceback:
+            message = str(exc)
+        else:
+            message = f"{type(exc).__name__}: {exc}"
         self._show_message(f"Training failed: {message}", "error")
         if worker is not None and not isinstance(exc, StudioError):
-            self.message_label.setToolTip(worker.traceback_text)
+            self.message_label.setToolTip(child_traceback or worker.traceback_text)
         self._end_job([])
 
     @Slot()

@@ -1,18 +1,23 @@
-"""The training job: core's `train()`/`resume()` on its own QThread, events as a signal.
+"""The training job: core's `train()`/`resume()` in a child process, driven from a
+QThread of its own, events as a signal.
 
-The engine blocks until every run has ended and reports through `on_event(dict)`
-from the worker thread. `TrainingWorker` relays each event dict to the GUI thread
-(`event_received`, a queued connection via `Worker.progressed`); the panel only
-appends it to plain arrays, and a timer redraws. Stop is the engine's own cooperative
-`TrainControl.stop()`: the current step finishes, each run writes its checkpoint and
-a "cancelled" status, and the job returns normally, so the "ended" events still
-reach the panel. Quitting the app goes through `Worker.cancel()` (`workers.stop_all`),
-which also stops the engine, so the thread ends and can be joined.
+`core.training_process.run_in_process` starts the engine in a child process (why a
+process and not this thread: see that module; in short the GIL and OpenMP made the
+window stutter and the training slower) and blocks until every run has ended,
+calling `on_event(dict)` in the worker thread for each event the child sends.
+`TrainingWorker` relays each event dict to the GUI thread (`event_received`, a
+queued connection via `Worker.progressed`); the panel only appends it to plain
+arrays, and a timer redraws. Stop is the engine's own cooperative
+`TrainControl.stop()`, forwarded to the child: the current step finishes, each run
+writes its checkpoint and a "cancelled" status, and the job returns normally, so the
+"ended" events still reach the panel. Quitting the app goes through
+`Worker.cancel()` (`workers.stop_all`), which also stops the engine, so the thread
+ends and can be joined. If the child dies (killed, out of memory), the job fails
+with a message saying so, and the runs keep their last checkpoints.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,16 +37,13 @@ def _train_job(
 ) -> list[Any]:
     """Runs in the worker thread. `kind` is "train" (targets: model names, recipe) or
     "resume" (targets: run names, overrides)."""
-    from resnet_studio.core.train import resume, train
+    from resnet_studio.core.training_process import run_in_process
 
     def on_event(event: dict[str, Any]) -> None:
         job._emit((event,))  # not job.progress(): that would raise on quit mid-step
-        time.sleep(0)  # let the GUI thread take the GIL now, not after the next step
 
-    if kind == "resume":
-        return resume(list(targets), runs_dir=runs_dir, overrides=overrides,
-                      on_event=on_event, control=control)  # fmt: skip
-    return train(list(targets), recipe, runs_dir=runs_dir, on_event=on_event, control=control)
+    return run_in_process(kind, list(targets), recipe=recipe, overrides=overrides,
+                          runs_dir=runs_dir, on_event=on_event, control=control)  # fmt: skip
 
 
 class TrainingWorker(Worker):

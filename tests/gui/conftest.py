@@ -1,9 +1,11 @@
 """GUI test fixtures: offscreen Qt, a throwaway QSettings location, and a check that
-no test leaves a QThread running (deleting a running QThread aborts the process, and
-a leaked worker would make later tests flaky). napari's conftest does the same."""
+no test leaves a QThread or a training process running (deleting a running QThread
+aborts the process, and a leaked worker would make later tests flaky). napari's
+conftest does the same."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -42,6 +44,11 @@ def fail_on_running_threads(monkeypatch):
         thread.wait(30_000)
     if running or leaked:
         pytest.fail(f"test left threads running: {running or [w.name for w in leaked]}")
+    children = multiprocessing.active_children()  # training runs in child processes
+    for child in children:
+        child.kill()
+    if children:
+        pytest.fail(f"test left processes running: {[c.name for c in children]}")
 
 
 @pytest.fixture
@@ -56,16 +63,25 @@ def panel(qtbot):
     widget.shutdown()
 
 
-@pytest.fixture(autouse=True)
-def no_modal_dialogs(monkeypatch):
-    """A modal dialog would wait forever for a click offscreen: fail the test at once,
-    naming the dialog, instead of hanging the suite."""
+@pytest.fixture(autouse=True, scope="session")
+def no_modal_dialogs():
+    """A modal dialog would wait forever for a click offscreen: fail at once, naming
+    the dialog, instead of hanging the suite. Session-wide, so that a window closed
+    by pytest-qt's teardown cannot hang on its "stop training?" question either."""
     from PySide6.QtWidgets import QMessageBox
 
-    def refuse(box, *args, **kwargs):
+    def refuse_box(box, *args, **kwargs):
         raise AssertionError(f"unexpected modal dialog: {box.windowTitle()!r}: {box.text()!r}")
 
-    monkeypatch.setattr(QMessageBox, "exec", refuse)
+    def refuse_static(parent, title, text="", *args, **kwargs):
+        raise AssertionError(f"unexpected modal dialog: {title!r}: {text!r}")
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(QMessageBox, "exec", refuse_box)
+    for name in ("question", "warning", "information", "critical", "about"):
+        patch.setattr(QMessageBox, name, staticmethod(refuse_static))
+    yield
+    patch.undo()
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -103,6 +103,10 @@ def test_closing_the_window_while_training_joins_the_thread(qtbot, runs_dir, mon
     panel.runs_dir = runs_dir
     with qtbot.waitSignal(panel.training_started):
         panel.start(PAIR[1:], tiny_recipe(iterations=10_000))
+    def engine_running() -> bool:  # the run has begun in the training process
+        return runs_dir.exists() and any(r.status == "running" for r in list_runs(runs_dir))
+
+    qtbot.waitUntil(engine_running, timeout=60_000)
     questions = []
     monkeypatch.setattr(panel_module, "ask", lambda *a: questions.append(a) or False)
     window.close()  # "No": the window stays and training goes on
@@ -110,7 +114,7 @@ def test_closing_the_window_while_training_joins_the_thread(qtbot, runs_dir, mon
     monkeypatch.setattr(panel_module, "ask", lambda *a: True)
     window.close()
     assert not panel.is_running()
-    # the fixture in conftest fails the test if a thread is still running
+    # the fixture in conftest fails the test if a thread or a process still runs
     [summary] = list_runs(runs_dir)
     assert summary.status == "cancelled"
 

@@ -1,0 +1,113 @@
+"""Training in a child process (core/training_process.py), as the app runs it: the
+same runs as in-process, control from the parent, and every way the child can end."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from resnet_studio.core.errors import StudioError
+from resnet_studio.core.recipes import get_recipe
+from resnet_studio.core.runs import list_runs, open_run
+from resnet_studio.core.train import ModelChoice, TrainControl, train
+from resnet_studio.core.training_process import TrainingProcess, run_in_process
+
+TINY = dict(image_size=8, batch_size=32, val_size=256, iterations=30, milestones=(20,),
+            eval_every=15, log_every=5, checkpoint_every=10, seed=3)  # fmt: skip
+TIMING_KEYS = {"images_per_s", "wall_time", "eta_s"}
+
+
+def tiny_recipe(**changes):
+    return get_recipe("quick").with_overrides(**{**TINY, **changes})
+
+
+def comparable(records):
+    return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in records]
+
+
+def test_a_run_in_a_process_equals_the_same_run_in_process(tmp_path):
+    events = []
+    [result] = run_in_process("train", [ModelChoice("cifar-resnet8", shortcut="B")],
+                              recipe=tiny_recipe(), runs_dir=str(tmp_path / "child"),
+                              on_event=events.append)  # fmt: skip
+    [reference] = train([ModelChoice("cifar-resnet8", shortcut="B")], tiny_recipe(),
+                        runs_dir=tmp_path / "here")  # fmt: skip
+    assert result.status == "finished" and result.iterations == 30
+    assert result.model == reference.model
+    child = open_run(result.name, tmp_path / "child").read_metrics()
+    here = open_run(reference.name, tmp_path / "here").read_metrics()
+    for mine, theirs in zip(comparable(child), comparable(here), strict=True):
+        assert mine.keys() == theirs.keys()
+        for key in mine:
+            assert mine[key] == pytest.approx(theirs[key], rel=1e-4, abs=1e-6), (mine, key)
+    # the events relayed are the engine's: every metrics record, then "ended"
+    metrics = [e for e in events if e["event"] == "metrics"]
+    assert [e["iteration"] for e in metrics] == [r["iteration"] for r in child]
+    assert events[-1]["event"] == "ended" and events[-1]["status"] == "finished"
+
+
+def test_stop_from_the_parent_leaves_a_cancelled_run_that_resumes(tmp_path):
+    control = TrainControl()
+
+    def stop_at_15(event):
+        if event["event"] == "metrics" and event["iteration"] >= 15:
+            control.stop()
+
+    [result] = run_in_process("train", ["cifar-resnet8"], recipe=tiny_recipe(),
+                              runs_dir=str(tmp_path), on_event=stop_at_15, control=control)  # fmt: skip
+    assert result.status == "cancelled" and 15 <= result.iterations < 30
+    run = open_run(result.name, tmp_path)
+    assert run.load_checkpoint().trainer_state["iteration"] == result.iterations
+    [resumed] = run_in_process("resume", [result.name], runs_dir=str(tmp_path))
+    assert resumed.status == "finished"
+    iterations = [r["iteration"] for r in run.read_metrics()]
+    assert iterations == list(range(5, 31, 5))
+
+
+def test_an_engine_error_arrives_with_its_message(tmp_path):
+    with pytest.raises(StudioError, match="cifar-resnet9"):
+        run_in_process("train", ["cifar-resnet9"], recipe=tiny_recipe(), runs_dir=str(tmp_path))
+
+
+def test_a_killed_child_is_a_message_and_its_run_keeps_its_checkpoint(tmp_path):
+    process = TrainingProcess("train", ["cifar-resnet8"], recipe=tiny_recipe(iterations=2000),
+                              runs_dir=str(tmp_path))  # fmt: skip
+    process.start()
+
+    def kill_after_a_checkpoint(event):
+        if event["event"] == "checkpoint":
+            os.kill(process.pid, signal.SIGKILL)
+
+    try:
+        with pytest.raises(StudioError, match="killed by SIGKILL.*resume"):
+            process.wait(kill_after_a_checkpoint)
+    finally:
+        process.close()
+    [summary] = list_runs(tmp_path)
+    assert summary.stale  # "running" in its status, but no process holds it
+    assert open_run(summary.name, tmp_path).load_checkpoint().trainer_state["iteration"] >= 10
+
+
+def test_a_child_whose_parent_is_gone_saves_and_stops(tmp_path):
+    """The parent's end of the pipe closes (the app crashed): the child stops its run
+    as if told to, with a checkpoint, instead of training on unseen."""
+    process = TrainingProcess("train", ["cifar-resnet8"], recipe=tiny_recipe(iterations=2000),
+                              runs_dir=str(tmp_path))  # fmt: skip
+    process.start()
+    child = process._process
+
+    def hang_up_at_the_first_metrics(event):
+        if event["event"] == "metrics":
+            raise ConnectionAbortedError
+
+    with pytest.raises(ConnectionAbortedError):
+        process.wait(hang_up_at_the_first_metrics)
+    process._conn.close()  # what the OS does when the parent dies
+    child.join(120)
+    assert child.exitcode == 0
+    [summary] = list_runs(tmp_path)
+    assert summary.status == "cancelled" and not summary.stale
+    run = open_run(summary.name, tmp_path)
+    assert run.load_checkpoint().trainer_state["iteration"] == run.read_metrics()[-1]["iteration"]
