@@ -56,7 +56,7 @@ EXPORT_FILTERS = "PNG image (*.png);;SVG image (*.svg);;CSV of the points (*.csv
 DEMO_OVERRIDES = dict(image_size=8, batch_size=16, lr=0.02, val_size=128, iterations=32,
                       milestones=(24,), eval_every=6, log_every=2, checkpoint_every=32,
                       seed=0)  # fmt: skip
-DEMO_READY_POINTS = 4  # training points per run before a screenshot is worth taking
+DEMO_READY_POINTS = 12  # training points per run (of 16) before a screenshot is worth taking
 
 
 def ask(parent: QWidget | None, title: str, text: str) -> bool:
