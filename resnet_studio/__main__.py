@@ -4,4 +4,7 @@ import sys
 
 from resnet_studio.cli import main
 
-sys.exit(main())
+# The guard matters: a training process (spawn) re-imports this module as
+# "__mp_main__", which must not start a second CLI or window.
+if __name__ == "__main__":
+    sys.exit(main())

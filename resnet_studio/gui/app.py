@@ -150,12 +150,6 @@ def run_app(options: Any = None) -> int:
     app.setDesktopFileName("resnet-studio")
     app.setWindowIcon(app_icon())
     protect_none()  # before the first paint: PySide6 6.12.0 on Python < 3.12
-    # Python's cyclic GC may otherwise run in a worker thread and destroy a stale
-    # QObject there, deadlocking with the GUI thread (a Qt mutex against the GIL):
-    # collect on a timer in the GUI thread only, as pyqtgraph recommends.
-    from pyqtgraph.util.garbage_collector import GarbageCollector
-
-    collector = GarbageCollector(interval=1.0)  # noqa: F841 - kept alive for the app's life
     window = MainWindow(demo=bool(_option(options, "demo", False)), persist=not screenshot)
     previous_hook = install_excepthook(lambda: window, headless=bool(screenshot))
     try:

@@ -52,6 +52,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, *, demo: bool = False, persist: bool = True) -> None:
         super().__init__()
+        workers.collect_garbage_in_gui_thread()
         self.demo = demo  # --demo: the training panel may start a short comparison
         self.persist = persist  # False for screenshots: do not touch the user's settings
         self.model_panel = None

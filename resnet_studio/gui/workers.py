@@ -17,6 +17,7 @@ Why this shape (see napari's `_qt/qthreading.py`, glue-qt's `compute_worker.py`)
 
 from __future__ import annotations
 
+import gc
 import inspect
 import threading
 import time
@@ -239,3 +240,24 @@ def stop_all(timeout_s: float = 10.0) -> list[Worker]:
         if not worker.join(max(0.0, deadline - time.monotonic())):
             left.append(worker)
     return left
+
+
+_COLLECTOR: Any = None
+
+
+def collect_garbage_in_gui_thread() -> None:
+    """Run Python's cyclic garbage collector only in the GUI thread, on a timer.
+
+    Left automatic, a collection may start in a worker thread and destroy a stale
+    QObject there (a closed window's menu, say) while the GUI thread deletes another,
+    each holding what the other waits for (a Qt mutex, the GIL): the window hangs for
+    good. pyqtgraph's GarbageCollector turns automatic collection off and collects
+    once a second in the thread that created it, as pyqtgraph recommends. Call it in
+    the GUI thread once a QApplication exists; MainWindow does. Idempotent.
+    """
+    global _COLLECTOR
+    if _COLLECTOR is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _COLLECTOR = GarbageCollector(interval=1.0)
+    gc.disable()  # again: something may have turned it back on

@@ -103,3 +103,19 @@ def test_no_subcommand_help_is_instant_and_lists_commands(capsys):
     out = capsys.readouterr().out
     for command in ("models", "predict", "train", "runs"):
         assert command in out
+
+
+def test_python_m_is_safe_to_reimport_in_a_spawned_process(monkeypatch):
+    """multiprocessing's spawn re-imports `python -m resnet_studio`'s main module as
+    __mp_main__ in the training process: that must not run the CLI (or open a window)."""
+    import runpy
+
+    from resnet_studio import cli
+
+    calls = []
+    monkeypatch.setattr(cli, "main", lambda *a, **k: calls.append(a) or 0)
+    runpy.run_module("resnet_studio.__main__", run_name="__mp_main__")
+    assert calls == []
+    with pytest.raises(SystemExit):
+        runpy.run_module("resnet_studio.__main__", run_name="__main__")
+    assert len(calls) == 1

@@ -98,3 +98,17 @@ def test_screenshot_of_the_training_panel_writes_a_png(qtbot, tmp_path, monkeypa
     shot = tmp_path / "t.png"
     assert main(["--screenshot", str(shot), "--panel", "training"]) == 0
     assert shot.stat().st_size > 10_000
+
+
+def test_a_window_keeps_garbage_collection_in_the_gui_thread(qtbot):
+    """Automatic GC could run in a worker and destroy a QObject there, deadlocking the
+    window against the GIL (seen when windows were opened and closed repeatedly):
+    any MainWindow, however created, turns it off and collects in the GUI thread."""
+    import gc
+
+    gc.enable()
+    win = MainWindow(persist=False)
+    qtbot.addWidget(win)
+    assert not gc.isenabled()
+    assert workers._COLLECTOR is not None and workers._COLLECTOR.timer.isActive()
+    assert workers._COLLECTOR.timer.thread() is QThread.currentThread()

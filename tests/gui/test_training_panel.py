@@ -90,6 +90,31 @@ def test_stop_leaves_a_cancelled_run_with_a_checkpoint(qtbot, training, runs_dir
     assert training.runs.resume_button.isEnabled()
 
 
+def test_a_killed_training_process_is_a_message_not_a_crash(qtbot, training, runs_dir):
+    """The engine's process dies (the OOM killer, say): the panel says what happened
+    and how to go on, the run can be resumed, and the window carries on."""
+    import multiprocessing
+    import os
+    import signal
+
+    def started():
+        return any(s.train["loss"].size >= 1 for s in map(training.series, training._live))
+
+    with qtbot.waitSignal(training.training_ended, timeout=TIMEOUT_MS):
+        training.start(PAIR[1:], tiny_recipe(iterations=100_000, checkpoint_every=2))
+        qtbot.waitUntil(started, timeout=TIMEOUT_MS)
+        [child] = multiprocessing.active_children()
+        os.kill(child.pid, signal.SIGKILL)
+    message = training.message_label.text()
+    assert "killed by SIGKILL" in message and "resume" in message
+    assert not training.is_running() and training.start_button.isEnabled()
+    [summary] = list_runs(runs_dir)
+    assert summary.stale  # killed mid-run: the list offers to resume it
+    training.refresh_runs()
+    training.runs.select([summary.name])
+    assert training.runs.resume_button.isEnabled()
+
+
 def test_closing_the_window_while_training_joins_the_thread(qtbot, runs_dir, monkeypatch):
     from resnet_studio.gui.main_window import MainWindow
 
