@@ -29,7 +29,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, is_dataclass
 from typing import Any
 
 from resnet_studio.core.errors import StudioError
@@ -92,8 +92,7 @@ class TrainingProcess:
             raise ValueError(f"kind must be 'train' or 'resume', not {kind!r}")
         self.job = {
             "kind": kind,
-            "targets": [asdict(t) if hasattr(t, "__dataclass_fields__") else str(t)
-                        for t in targets],  # fmt: skip
+            "targets": [asdict(t) if is_dataclass(t) else str(t) for t in targets],
             "recipe": recipe.to_dict() if recipe is not None else None,
             "overrides": dict(overrides or {}),
             "runs_dir": str(runs_dir) if runs_dir is not None else None,

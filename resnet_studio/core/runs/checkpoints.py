@@ -110,10 +110,7 @@ def _load_weights(path: Path) -> dict[str, Any]:
     try:
         return load_file(str(path), device="cpu")
     except Exception as exc:
-        raise TrainingError(
-            f"The checkpoint weights {path} are damaged ({exc}). Delete the folder "
-            f"{path.parent} to resume from an older checkpoint, if one was kept."
-        ) from exc
+        raise _damaged(f"weights {path} are", path, exc) from exc
 
 
 def _load_extra(path: Path) -> Any:
@@ -128,10 +125,14 @@ def _load_extra(path: Path) -> Any:
             "such files; if you did not write it yourself, treat the run folder as unsafe."
         ) from exc
     except Exception as exc:
-        raise TrainingError(
-            f"The checkpoint state {path} is damaged ({exc}). Delete the folder "
-            f"{path.parent} to resume from an older checkpoint, if one was kept."
-        ) from exc
+        raise _damaged(f"state {path} is", path, exc) from exc
+
+
+def _damaged(what: str, path: Path, exc: Exception) -> TrainingError:
+    return TrainingError(
+        f"The checkpoint {what} damaged ({exc}). Delete the folder "
+        f"{path.parent} to resume from an older checkpoint, if one was kept."
+    )
 
 
 def _drop_torn_tail(path: Path) -> None:
