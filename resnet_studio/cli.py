@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        from resnet_studio.gui.app import run_app  # lazy: `--help` imports no Qt or torch
+        from resnet_studio.gui.launcher import run_app  # lazy: `--help` imports no Qt or torch
 
         return run_app(args)
     return _run_guarded(args.run, args)

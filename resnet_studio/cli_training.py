@@ -76,8 +76,8 @@ def run_train(args: argparse.Namespace) -> int:
         if not args.model:
             raise StudioError("train needs --model NAME (or --resume RUN)")
         recipe = get_recipe(args.recipe).with_overrides(**overrides)
-        choices = [ModelChoice(name, None if parse_name(name).plain else args.shortcut,
-                               args.zero_init_residual)
+        choices = [ModelChoice(name, shortcut=None if parse_name(name).plain else args.shortcut,
+                               zero_init_residual=args.zero_init_residual)
                    for name in [args.model, *args.compare]]
         results = train(choices, recipe, runs_dir=args.runs_dir, on_event=printer)
     if not args.json:

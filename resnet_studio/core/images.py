@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -20,6 +19,13 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from resnet_studio.core.catalog import (
+    CIFAR_PREPROCESSING,
+    IMAGE_SUFFIXES,
+    IMAGENET_PREPROCESSING,
+    Preprocessing,
+    is_image_file,
+)
 from resnet_studio.core.errors import ImageError
 
 __all__ = [
@@ -35,10 +41,6 @@ __all__ = [
     "preprocess_batch",
     "to_display",
 ]
-
-IMAGE_SUFFIXES: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
-)
 
 # 64 MP covers every camera and scanner a user is likely to have (a 61 MP full-frame
 # sensor fits) while keeping the decoded RGB copy under ~200 MB. Checked from the
@@ -65,7 +67,7 @@ _Source = str | os.PathLike | bytes | bytearray | memoryview
 
 def is_image_path(path: str | os.PathLike) -> bool:
     """Whether `path` has an image suffix. Looks at the name only, never the disk."""
-    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+    return is_image_file(path)
 
 
 # ------------------------------------------------------------------------- decoding
@@ -298,37 +300,6 @@ def _expand(
 
 
 # ---------------------------------------------------------------- preprocessing
-
-
-@dataclass(frozen=True)
-class Preprocessing:
-    """How a network wants its input: resize, centre crop, normalise.
-
-    Saved with every run and weight file, so it must stay plain data. Lists (from
-    JSON) are accepted and stored as tuples.
-    """
-
-    input_size: int  # pixels, side of the square the network sees
-    resize_size: int  # pixels, shorter side after resizing, before the centre crop
-    mean: tuple[float, float, float]  # per RGB channel, on the 0..1 scale
-    std: tuple[float, float, float]  # per RGB channel, on the 0..1 scale
-
-    def __post_init__(self) -> None:
-        if self.input_size < 1 or self.resize_size < 1:
-            raise ValueError(f"sizes must be positive, got {self.input_size}, {self.resize_size}")
-        for field in ("mean", "std"):
-            value = tuple(float(v) for v in getattr(self, field))
-            if len(value) != 3:
-                raise ValueError(f"{field} needs 3 values (R, G, B), got {value}")
-            object.__setattr__(self, field, value)
-        if min(self.std) <= 0:
-            raise ValueError(f"std must be positive, got {self.std}")
-
-
-# torchvision's ImageNet evaluation transform (Resize(256) + CenterCrop(224)).
-IMAGENET_PREPROCESSING = Preprocessing(224, 256, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-# CIFAR-10 training-set statistics; images are already 32 x 32.
-CIFAR_PREPROCESSING = Preprocessing(32, 32, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
 
 
 def preprocess(image: Image.Image, prep: Preprocessing) -> torch.Tensor:

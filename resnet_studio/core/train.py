@@ -131,7 +131,8 @@ def resume(
         if checkpoint is None:
             raise TrainingError(f"run {run.name} has no checkpoint yet; start it again instead")
         model = run.config["model"]
-        choice = ModelChoice(model["name"], model.get("shortcut"), model.get("zero_init_residual", False))
+        choice = ModelChoice(model["name"], shortcut=model.get("shortcut"),
+                             zero_init_residual=model.get("zero_init_residual", False))
         trainer = RunTrainer(choice, recipe, dataset, session.device,
                              run if session.ctx.is_main else None, session.ctx, session.emit)
         trainer.restore(checkpoint)

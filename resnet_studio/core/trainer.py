@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from resnet_studio.core import data as datasets
+from resnet_studio.core.catalog import ModelChoice
 from resnet_studio.core.distributed import DistContext, all_agree, all_reduce_sum
 from resnet_studio.core.errors import TrainingError
 from resnet_studio.core.models import create_model, parse_name
@@ -27,19 +28,6 @@ from resnet_studio.core.runs import Run
 from resnet_studio.core.weights import weights_metadata
 
 Event = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    """The network a run trains: a zoo name and its options."""
-
-    name: str
-    shortcut: str | None = None
-    zero_init_residual: bool = False
-
-    @property
-    def label(self) -> str:
-        return self.name + (f" ({self.shortcut})" if self.shortcut else "")
 
 
 class RunDiverged(Exception):

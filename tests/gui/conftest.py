@@ -86,7 +86,7 @@ def no_modal_dialogs():
 
 @pytest.fixture(autouse=True, scope="session")
 def none_protected(qapp):
-    """As in the app (gui/app.py): with a PySide6 that drops None's references, a long
+    """As in the app (gui/launcher.py): with a PySide6 that drops None's references, a long
     session would abort the interpreter (gui/none_guard.py)."""
     from resnet_studio.gui.none_guard import protect_none
 
@@ -95,7 +95,7 @@ def none_protected(qapp):
 
 @pytest.fixture(autouse=True, scope="session")
 def garbage_collected_in_the_gui_thread():
-    """As in the app (gui/app.py): no automatic GC, which could run in a worker thread
+    """As in the app (gui/launcher.py): no automatic GC, which could run in a worker thread
     and destroy a QObject left by an earlier test there, deadlocking Qt against the GIL."""
     import gc
 

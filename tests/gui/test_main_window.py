@@ -8,7 +8,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QLabel
 
 from resnet_studio.gui import settings, workers
-from resnet_studio.gui.app import qt_platform_problem
+from resnet_studio.gui.launcher import qt_platform_problem
 from resnet_studio.gui.main_window import MainWindow
 
 pytestmark = pytest.mark.gui

@@ -8,13 +8,14 @@ from typing import Literal
 
 import torch
 
+from resnet_studio.core.catalog import IMAGE_SUFFIXES, IMAGENET_MEAN, IMAGENET_STD
+
 Progress = Callable[[int, int], None]  # progress(done, total), e.g. files decoded
 NormKind = Literal["per-pixel", "per-channel"]
 
 SMALL_IMAGE_MAX = 64  # px: at or below, images are decoded once and kept as one tensor
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".gif", ".webp")
-IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision's ImageNet statistics, RGB in [0, 1]
-IMAGENET_STD = (0.229, 0.224, 0.225)
+# str.endswith takes a tuple
+IMAGE_EXTENSIONS = tuple(sorted(IMAGE_SUFFIXES))
 
 
 # --------------------------------------------------------------------------- containers

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import torch
 
-from resnet_studio.core.data.containers import IMAGENET_MEAN, IMAGENET_STD, Dataset
+from resnet_studio.core.catalog import IMAGENET_MEAN, IMAGENET_STD
+from resnet_studio.core.data.containers import Dataset
 from resnet_studio.core.data.decode import _decode_one
 from resnet_studio.core.errors import DataError
 

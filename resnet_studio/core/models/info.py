@@ -13,13 +13,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from resnet_studio.core.models.registry import (
-    FAMILIES,
-    ModelSpec,
-    create_model,
-    parse_name,
-    resolve_shortcut,
-)
+from resnet_studio.core.catalog import FAMILIES, ModelSpec, parse_name, resolve_shortcut
+from resnet_studio.core.models.registry import create_model
 from resnet_studio.core.models.resnet import ResNet
 
 

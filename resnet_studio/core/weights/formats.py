@@ -267,7 +267,7 @@ def guess_model_name(converted: Mapping[str, torch.Tensor]) -> str | None:
     bottleneck = "layer1.0.conv3.weight" in converted
     if len(layers) == 3 and not bottleneck and len(set(layers)) == 1:
         return f"cifar-resnet{6 * layers[0] + 2}"
-    from resnet_studio.core.models.registry import IMAGENET_LAYERS
+    from resnet_studio.core.catalog import IMAGENET_LAYERS
 
     block = "bottleneck" if bottleneck else "basic"
     depth = next((d for d, (b, ls) in IMAGENET_LAYERS.items() if (b, ls) == (block, layers)), None)

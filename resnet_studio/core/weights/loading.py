@@ -15,8 +15,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from resnet_studio.core.errors import WeightsError
-from resnet_studio.core.images import Preprocessing
+from resnet_studio.core.catalog import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    Preprocessing,
+    resolve_preprocessing,
+)
+from resnet_studio.core.errors import StudioError, WeightsError
 from resnet_studio.core.weights import torchvision_hub as hub
 from resnet_studio.core.weights.classes import CIFAR10_CLASSES, CIFAR100_CLASSES, imagenet_classes
 from resnet_studio.core.weights.files import RawFile, read_file
@@ -27,8 +32,6 @@ from resnet_studio.core.weights.formats import (
     detect_format,
     guess_model_name,
 )
-
-IMAGENET_MEAN_STD = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 Source = str | os.PathLike
 
@@ -94,7 +97,7 @@ def read_state_dict(
     else:
         wf.class_names = _names_in_checkpoint(raw)
     if fmt == "cifar-reproduction":  # akamaster normalises CIFAR with ImageNet statistics
-        wf.preprocessing = Preprocessing(32, 32, *IMAGENET_MEAN_STD)
+        wf.preprocessing = Preprocessing(32, 32, IMAGENET_MEAN, IMAGENET_STD)
     _check_or_guess_names(wf)
     return wf
 
@@ -113,8 +116,8 @@ def _read_torchvision(source: str, model_name: str | None, progress: Any) -> Wei
         class_names=list(weights.meta["categories"]),
         meta={"torchvision_weights": enum, **_plain_meta(weights.meta)},
         source=f"torchvision:{enum}",
-        preprocessing=Preprocessing(**hub.preprocessing_hint(weights), mean=IMAGENET_MEAN_STD[0],
-                                    std=IMAGENET_MEAN_STD[1]),  # fmt: skip
+        preprocessing=Preprocessing(**hub.preprocessing_hint(weights), mean=IMAGENET_MEAN,
+                                    std=IMAGENET_STD),  # fmt: skip
         model_name=name,
     )
 
@@ -221,15 +224,12 @@ def _name_of(model: nn.Module) -> str | None:
 
 
 def _default_preprocessing(name: str | None) -> Preprocessing | None:
-    from resnet_studio.core.models import parse_name
-
     if name is None:
         return None
     try:
-        spec = parse_name(name)
-    except Exception:
+        return resolve_preprocessing(name)
+    except StudioError:
         return None
-    return Preprocessing(spec.input_size, spec.resize_size, spec.mean, spec.std)
 
 
 def _mismatch_message(
