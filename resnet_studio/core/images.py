@@ -25,6 +25,7 @@ from resnet_studio.core.catalog import (
     IMAGENET_PREPROCESSING,
     Preprocessing,
     is_image_file,
+    suffix_list,
 )
 from resnet_studio.core.errors import ImageError
 
@@ -34,7 +35,6 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "MAX_PIXELS",
     "Preprocessing",
-    "is_image_path",
     "load_image",
     "load_images",
     "preprocess",
@@ -47,7 +47,7 @@ __all__ = [
 # header, before any pixel is decoded.
 MAX_PIXELS: int = 64_000_000
 
-# Only the decoders for the suffixes above. Pillow would otherwise sniff dozens of
+# Only the decoders for catalog.IMAGE_SUFFIXES. Pillow would otherwise sniff dozens of
 # formats, some of which (EPS) run external programs on untrusted input.
 _FORMATS: tuple[str, ...] = ("JPEG", "PNG", "BMP", "GIF", "WEBP", "TIFF", "PPM")
 
@@ -60,14 +60,6 @@ _BACKGROUND = (255, 255, 255)
 _MAX_ASPECT = 32
 
 _Source = str | os.PathLike | bytes | bytearray | memoryview
-
-
-# --------------------------------------------------------------------------- paths
-
-
-def is_image_path(path: str | os.PathLike) -> bool:
-    """Whether `path` has an image suffix. Looks at the name only, never the disk."""
-    return is_image_file(path)
 
 
 # ------------------------------------------------------------------------- decoding
@@ -285,13 +277,13 @@ def _expand(
         found = sorted(
             p
             for p in path.iterdir()
-            if is_image_path(p) and not p.name.startswith(".") and p.is_file()
+            if is_image_file(p) and not p.name.startswith(".") and p.is_file()
         )
         if found:
             files.extend(found)
             continue
         exc = ImageError(
-            f"Folder '{path}' contains no images. Supported suffixes: {', '.join(sorted(IMAGE_SUFFIXES))}."
+            f"Folder '{path}' contains no images. Supported suffixes: {suffix_list(sorted(IMAGE_SUFFIXES))}."
         )
         if on_error is None:
             raise exc

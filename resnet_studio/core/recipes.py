@@ -8,8 +8,7 @@ flag without further code.
 from __future__ import annotations
 
 import dataclasses
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from resnet_studio.core.errors import StudioError
@@ -132,8 +131,4 @@ def parse_field(name: str, text: str) -> Any:
         raise StudioError(f"--{name.replace('_', '-')}: cannot read {text!r} as {kind}") from None
 
 
-def recipe_json(recipe: Recipe) -> str:
-    return json.dumps(recipe.to_dict(), indent=2)
-
-
-__all__ = ["RECIPES", "Recipe", "field", "get_recipe", "parse_field", "recipe_json"]
+__all__ = ["RECIPES", "Recipe", "get_recipe", "parse_field"]

@@ -23,9 +23,9 @@ from resnet_studio.core.data import (
     image_statistics,
     load_dataset,
     make_loader,
-    sources,
     split_train_val,
 )
+from resnet_studio.core.data.decode import resize_split
 from resnet_studio.core.errors import DataError
 from resnet_studio.core.synthetic import CLASS_NAMES, make_synthetic
 
@@ -389,7 +389,7 @@ def test_a_single_class_is_not_a_classification_dataset(tmp_path):
 
 def test_resizing_a_split_keeps_labels_and_colours():
     split = ImageTensors(torch.full((5, 3, 32, 32), 77, dtype=torch.uint8), torch.arange(5))
-    small = sources._resized(split, 16, chunk=2)
+    small = resize_split(split, 16, chunk=2)
     assert small.images.shape == (5, 3, 16, 16) and (small.images == 77).all()
     assert torch.equal(small.labels, split.labels)
 

@@ -14,12 +14,12 @@ from PIL import Image, ImageFile
 from torchvision import transforms as T
 
 from resnet_studio.core import images
+from resnet_studio.core.catalog import is_image_file
 from resnet_studio.core.errors import ImageError, StudioError
 from resnet_studio.core.images import (
     CIFAR_PREPROCESSING,
     IMAGENET_PREPROCESSING,
     Preprocessing,
-    is_image_path,
     load_image,
     load_images,
     preprocess,
@@ -71,11 +71,12 @@ def png_with_size(width: int, height: int) -> bytes:
 # ------------------------------------------------------------------ normal files
 
 
-def test_is_image_path_uses_suffix_only() -> None:
-    assert is_image_path("photo.JPG")
-    assert is_image_path(Path("/nowhere/scan.tiff"))
-    assert not is_image_path("notes.txt")
-    assert not is_image_path("jpg")
+def test_is_image_file_uses_suffix_only() -> None:
+    # core.images filters folders with the catalog's check (is_image_path was its copy)
+    assert is_image_file("photo.JPG")
+    assert is_image_file(Path("/nowhere/scan.tiff"))
+    assert not is_image_file("notes.txt")
+    assert not is_image_file("jpg")
     assert {".jpg", ".png", ".pgm"} <= images.IMAGE_SUFFIXES
 
 

@@ -263,9 +263,9 @@ def test_old_checkpoints_pruned_and_keep(tmp_path):
     net = _net()
     for it in (100, 200, 300):
         _save(run, it, net)
-    assert [p.name for p in checkpoints._checkpoint_folders(run.checkpoints_dir)] == ["iter-00000300"]
+    assert [p.name for p in checkpoints.checkpoint_folders(run.checkpoints_dir)] == ["iter-00000300"]
     _save(run, 400, net, keep=2)
-    names = [p.name for p in checkpoints._checkpoint_folders(run.checkpoints_dir)]
+    names = [p.name for p in checkpoints.checkpoint_folders(run.checkpoints_dir)]
     assert names == ["iter-00000400", "iter-00000300"]
     _save(run, 400, net)  # same iteration again: a new folder, never overwritten in place
     assert run.latest_checkpoint().name == "iter-00000400-1"
@@ -305,7 +305,7 @@ def test_failure_writing_pointer_keeps_previous(tmp_path, monkeypatch):
     with pytest.raises(TrainingError, match="disk is full"):
         _save(run, 200, net)
     monkeypatch.undo()
-    assert [p.name for p in checkpoints._checkpoint_folders(run.checkpoints_dir)] == [previous.name]
+    assert [p.name for p in checkpoints.checkpoint_folders(run.checkpoints_dir)] == [previous.name]
     assert run.load_checkpoint().trainer_state["iteration"] == 100
 
 

@@ -159,6 +159,24 @@ def test_torchvision_keys_fit_without_building_the_net(depth):
     assert guess_model_name(reference.state_dict()) == f"resnet{depth}"
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["resnet50", "resnet50-v1c", "resnet101-v1d", "resnet18-cifar", "plain18-cifar", "plain34",
+     "cifar-resnet110"],
+)
+def test_guess_model_name_reads_the_structure_of_every_family(name):
+    with torch.device("meta"):
+        state = create_model(name).state_dict()
+    assert guess_model_name(state) == name
+
+
+def test_guess_model_name_refuses_a_depth_outside_table_1():
+    with torch.device("meta"):
+        state = create_model("resnet18").state_dict()
+    state = {k: v for k, v in state.items() if not k.startswith("layer4.1.")}
+    assert guess_model_name(state) is None
+
+
 @pytest.mark.parametrize("name", ["resnet18-v1d", "resnet18-v1c"])
 def test_mmpretrain_checkpoint_loads_and_matches(tmp_path, name):
     model = _randomise(create_model(name, num_classes=3))

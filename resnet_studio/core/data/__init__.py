@@ -10,6 +10,12 @@ Two paths, chosen by image size (CONVENTIONS section 4):
 
 Dataset specs accepted by `load_dataset`: "synthetic", "cifar10", "cifar100",
 "folder:PATH" and "zip:PATH" (an ImageFolder tree, or a zip holding one).
+
+Modules, each importing only the ones before it: `containers` (splits, normalisation),
+`trees` (folders and zips scanned into ImageFolder trees), `decode` (bytes to uint8
+tensors), `streaming` (large images through DataLoader workers), `archives` (a tree
+decoded and cached, or streamed), `batches` (the on-device loader), `sources`
+(`load_dataset`: synthetic, CIFAR, folders and zips; splits and statistics).
 """
 
 from resnet_studio.core.data.batches import DeviceBatches, crop_flip, epoch_seed

@@ -6,20 +6,17 @@ import io
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from resnet_studio.core.data.containers import ImageTensors, Progress
+from resnet_studio.core.data.trees import Tree
 from resnet_studio.core.errors import DataError
 
-if TYPE_CHECKING:
-    from resnet_studio.core.data.archives import _Tree
 
-
-def decode_images(tree: _Tree, image_size: int | None,
+def decode_images(tree: Tree, image_size: int | None,
                   progress: Progress | None = None, chunk: int = 1024) -> tuple[ImageTensors, int]:
     """Decode a tree into uint8 [N,3,S,S] and count the files that would not decode.
 
@@ -29,7 +26,7 @@ def decode_images(tree: _Tree, image_size: int | None,
     thread-safe) and chunks decode on a pool (libjpeg runs outside the GIL).
     """
     n = len(tree.members)
-    first = _decode_one(tree.archive.read(tree.members[0]))
+    first = decode_one(tree.archive.read(tree.members[0]))
     size = image_size or (max(first.shape[1:]) if first is not None else 32)
     images = torch.empty(n, 3, size, size, dtype=torch.uint8)
     ok = torch.zeros(n, dtype=torch.bool)
@@ -63,16 +60,16 @@ def _decode_chunk(blobs: list[bytes]) -> list[torch.Tensor | None]:
     if all(b[:3] == b"\xff\xd8\xff" for b in blobs):
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)  # see _decode_one
+                warnings.simplefilter("ignore", DeprecationWarning)  # see decode_one
                 from torchvision.io import ImageReadMode, decode_jpeg
 
                 return decode_jpeg([_as_tensor(b) for b in blobs], mode=ImageReadMode.RGB)
         except Exception:  # noqa: BLE001, S110 (some file is corrupt: find it below)
             pass
-    return [_decode_one(b) for b in blobs]
+    return [decode_one(b) for b in blobs]
 
 
-def _decode_one(blob: bytes) -> torch.Tensor | None:
+def decode_one(blob: bytes) -> torch.Tensor | None:
     """One image as uint8 [3,H,W] RGB, or None when it cannot be decoded.
 
     torchvision 0.29 deprecates its decoders in favour of TorchCodec but they work and
@@ -104,12 +101,18 @@ def _fit(img: torch.Tensor, size: int) -> torch.Tensor:
     """Resize to size x size when needed, so that all images stack."""
     if img.shape[1] == size and img.shape[2] == size:
         return img
-    return _fit_batch(img[None], size)[0]
+    return resize_batch(img[None], size)[0]
 
 
-def _fit_batch(images: torch.Tensor, size: int) -> torch.Tensor:
+def resize_batch(images: torch.Tensor, size: int) -> torch.Tensor:
     """uint8 [B,3,h,w] -> uint8 [B,3,size,size], antialiased bilinear (no aliasing when
     shrinking, which is what Pillow's resize does too)."""
     out = F.interpolate(images.float(), size=(size, size), mode="bilinear",
                         antialias=True, align_corners=False)
     return out.round_().clamp_(0, 255).to(torch.uint8)
+
+
+def resize_split(split: ImageTensors, size: int, chunk: int = 4096) -> ImageTensors:
+    """The split resized (antialiased bilinear) to size x size, in chunks."""
+    parts = [resize_batch(split.images[i:i + chunk], size) for i in range(0, len(split), chunk)]
+    return ImageTensors(torch.cat(parts), split.labels)

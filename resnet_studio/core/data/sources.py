@@ -7,9 +7,10 @@ from pathlib import Path
 
 import torch
 
-from resnet_studio.core.data.archives import _load_tree
+from resnet_studio.core.catalog import SYNTHETIC_TEST_SEED_OFFSET
+from resnet_studio.core.data.archives import load_tree
 from resnet_studio.core.data.containers import Dataset, ImageTensors, Progress
-from resnet_studio.core.data.decode import _fit_batch
+from resnet_studio.core.data.decode import resize_split
 from resnet_studio.core.errors import DataError
 
 SYNTHETIC_TRAIN, SYNTHETIC_TEST = 20_000, 2_000  # sizes of the embedded set
@@ -54,10 +55,10 @@ def load_dataset(
     elif kind in ("cifar10", "cifar100") and not arg:
         ds = _load_cifar(kind, root, download)
         if image_size and image_size != ds.image_size:  # e.g. 16 px for the CPU demo
-            ds.train, ds.test = (_resized(s, image_size) for s in (ds.train, ds.test))
+            ds.train, ds.test = (resize_split(s, image_size) for s in (ds.train, ds.test))
             ds.image_size = image_size
     elif kind in ("folder", "zip") and arg:
-        ds = _load_tree(kind, Path(arg).expanduser(), image_size,
+        ds = load_tree(kind, Path(arg).expanduser(), image_size,
                         Path(cache_dir) if cache_dir else root / "decoded", progress)
     else:
         raise DataError(f"Unknown dataset {spec!r}. Use 'synthetic', 'cifar10', 'cifar100', "
@@ -72,9 +73,11 @@ def load_dataset(
 def _load_synthetic(image_size: int, seed: int) -> Dataset:
     from resnet_studio.core.synthetic import CLASS_NAMES, make_synthetic
 
-    # Train and test from different seeds: the test images are new draws, not copies.
+    # Train and test from different seeds: the test images are new draws, not copies
+    # (the Figure 7 view draws the same test images from the catalog's offset).
     train = ImageTensors(*make_synthetic(SYNTHETIC_TRAIN, image_size, seed))
-    test = ImageTensors(*make_synthetic(SYNTHETIC_TEST, image_size, seed + 1_000_003))
+    test = ImageTensors(*make_synthetic(SYNTHETIC_TEST, image_size,
+                                        seed + SYNTHETIC_TEST_SEED_OFFSET))
     return Dataset("synthetic", list(CLASS_NAMES), image_size, train, None, test)
 
 
@@ -168,12 +171,6 @@ def _load_cifar(kind: str, root: Path, download: bool) -> Dataset:
         torch.from_numpy(d.data).permute(0, 3, 1, 2).contiguous(), torch.tensor(d.targets))
     name = "CIFAR-10" if kind == "cifar10" else "CIFAR-100"
     return Dataset(name, list(train.classes), 32, to_tensors(train), None, to_tensors(test))
-
-
-def _resized(split: ImageTensors, size: int, chunk: int = 4096) -> ImageTensors:
-    """The split resized (antialiased bilinear) to size x size, in chunks."""
-    parts = [_fit_batch(split.images[i:i + chunk], size) for i in range(0, len(split), chunk)]
-    return ImageTensors(torch.cat(parts), split.labels)
 
 
 def _cifar_missing_message(cls: type, root: Path, download: bool, exc: Exception) -> str:

@@ -11,7 +11,7 @@ import torch
 
 from resnet_studio.core.catalog import IMAGENET_MEAN, IMAGENET_STD
 from resnet_studio.core.data.containers import Dataset
-from resnet_studio.core.data.decode import _decode_one
+from resnet_studio.core.data.decode import decode_one
 from resnet_studio.core.errors import DataError
 
 # --------------------------------------------------------------------------- streaming
@@ -37,7 +37,7 @@ class ImageFiles(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         for k in range(len(self.members)):
             i = (index + k) % len(self.members)
-            img = _decode_one(self._read(i))
+            img = decode_one(self._read(i))
             if img is not None:
                 return img, self.labels[i]
             self.failed += 1

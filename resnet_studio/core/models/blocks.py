@@ -13,8 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# Shortcut options of section 3.3 / Table 3; None means a plain net (no shortcut at all).
-SHORTCUT_OPTIONS = ("A", "B", "C")
+from resnet_studio.core.catalog import SHORTCUTS  # options A, B, C of section 3.3 / Table 3
 
 
 def conv3x3(in_ch: int, out_ch: int, stride: int = 1) -> nn.Conv2d:
@@ -53,13 +52,14 @@ def make_shortcut(
 ) -> nn.Module | None:
     """The shortcut of one block, or None for the identity (and for plain nets).
 
+    `option` is one of SHORTCUTS, or None for a plain net (no shortcut at all).
     Returns a module only where the block needs one: option A pads where the shape
     changes, B projects where the shape changes, C projects everywhere.
     """
     if option is None:
         return None
-    if option not in SHORTCUT_OPTIONS:
-        raise ValueError(f"shortcut must be one of {SHORTCUT_OPTIONS} or None, got {option!r}")
+    if option not in SHORTCUTS:
+        raise ValueError(f"shortcut must be one of {SHORTCUTS} or None, got {option!r}")
     shape_changes = stride != 1 or in_ch != out_ch
     if option == "A":
         return ZeroPadShortcut(in_ch, out_ch, stride) if shape_changes else None

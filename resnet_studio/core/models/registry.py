@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from torch import nn
 
-from resnet_studio.core.catalog import ModelSpec, model_names, parse_name, resolve_shortcut
+from resnet_studio.core.catalog import parse_name, resolve_shortcut
 from resnet_studio.core.models.resnet import ResNet
 
-__all__ = ["ModelSpec", "create_model", "model_names", "parse_name", "resolve_shortcut"]
+__all__ = ["create_model"]
 
 
 def create_model(

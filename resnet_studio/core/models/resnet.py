@@ -2,7 +2,8 @@
 
 The layout (`conv1`, `bn1`, `layer1`..`layer4`, `fc`) is torchvision's, and the deep
 stem of v1c/v1d is timm's (`conv1.0/1/3/4/6` then `bn1`), so state_dicts of both load
-as they are; mmpretrain and the CIFAR reproductions are converted in `weights.py`.
+as they are; mmpretrain and the CIFAR reproductions are converted in
+`core.weights.formats`.
 """
 
 from __future__ import annotations

@@ -17,11 +17,16 @@ Layout of a run folder (``<runs dir>/<name>/``)::
 Checkpoints are written into ``iter-N.tmp/``, fsynced, renamed, and only then is the
 pointer replaced atomically; older folders are deleted last. Whatever instant the
 process dies (or the disk fills), the pointer names a complete checkpoint.
+
+Modules: `layout` (file names, the writer lock), `records` (strict JSON out, tolerant
+JSON in), `checkpoints` (checkpoint folders), `run` (one `Run`), `store` (creating,
+finding, listing, deleting). Statuses are the catalog's (`catalog.RUN_STATUSES`).
 """
 
 
+from resnet_studio.core.catalog import UNKNOWN
 from resnet_studio.core.runs.checkpoints import Checkpoint
-from resnet_studio.core.runs.layout import ENV_RUNS_DIR, STATUSES, UNKNOWN
+from resnet_studio.core.runs.layout import ENV_RUNS_DIR
 from resnet_studio.core.runs.run import Run
 from resnet_studio.core.runs.store import (
     RunSummary,
@@ -34,7 +39,6 @@ from resnet_studio.core.runs.store import (
 
 __all__ = [
     "ENV_RUNS_DIR",
-    "STATUSES",
     "UNKNOWN",
     "Checkpoint",
     "Run",

@@ -1,10 +1,17 @@
-"""Checkpoint folders: atomic writing, safe reading, which one is the latest."""
+"""Checkpoint folders: atomic writing, safe reading, which one is the latest.
+
+A checkpoint is a folder ``checkpoints/iter-00000400/`` (``-1``, ``-2``... when the same
+iteration is saved again) holding the three files named in `layout`. `Run` decides
+when to write one; this module knows how, and how to find and read them back.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import pickle
+import re
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -14,7 +21,10 @@ from resnet_studio.core.atomic import (
     fsync_file,
 )
 from resnet_studio.core.errors import TrainingError
-from resnet_studio.core.runs.layout import _CKPT_RE, EXTRA_FILE, TRAINER_FILE, WEIGHTS_FILE
+from resnet_studio.core.runs.layout import EXTRA_FILE, TRAINER_FILE, WEIGHTS_FILE
+from resnet_studio.core.runs.records import read_json
+
+_CKPT_RE = re.compile(r"^iter-(\d+)(?:-(\d+))?$")
 
 # --------------------------------------------------------------------------- results
 
@@ -30,7 +40,7 @@ class Checkpoint(NamedTuple):
 # --------------------------------------------------------------------------- checkpoint files
 
 
-def _checkpoint_folders(ckdir: Path) -> list[Path]:
+def checkpoint_folders(ckdir: Path) -> list[Path]:
     """Renamed (not .tmp) checkpoint folders, newest first."""
     found = []
     with contextlib.suppress(OSError):
@@ -41,11 +51,36 @@ def _checkpoint_folders(ckdir: Path) -> list[Path]:
     return [p for _, p in sorted(found, reverse=True)]
 
 
-def _is_complete(folder: Path) -> bool:
+def is_complete(folder: Path) -> bool:
+    """Whether all three files are there (a folder is renamed only once they are)."""
     return all((folder / f).is_file() for f in (WEIGHTS_FILE, EXTRA_FILE, TRAINER_FILE))
 
 
-def _new_folder_name(iteration: int, latest: Path | None) -> str:
+def latest_checkpoint(checkpoints_dir: Path, pointer: Path) -> Path | None:
+    """Folder of the newest complete checkpoint, or None.
+
+    The pointer file decides; if it is missing or broken, the newest renamed
+    folder is used (a folder is renamed only after its files are on the disk).
+    """
+    with contextlib.suppress(TrainingError):
+        folder = checkpoints_dir / str(read_json(pointer)["folder"])
+        if _CKPT_RE.match(folder.name) and is_complete(folder):
+            return folder
+    complete = [f for f in checkpoint_folders(checkpoints_dir) if is_complete(f)]
+    return complete[0] if complete else None
+
+
+def prune_checkpoints(checkpoints_dir: Path, current: Path, keep: int) -> None:
+    """Delete all but ``current`` and the keep-1 newest older checkpoints."""
+    order = checkpoint_folders(checkpoints_dir)
+    older = order[order.index(current) + 1 :] if current in order else []
+    survivors = {current, *older[: max(0, keep - 1)]}
+    for folder in order:
+        if folder not in survivors:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def new_folder_name(iteration: int, latest: Path | None) -> str:
     """``iter-00000400``; saving the same iteration again gets ``-1``, ``-2``..., so
     the folder the pointer names is never overwritten in place."""
     name = f"iter-{iteration:08d}"
@@ -55,7 +90,7 @@ def _new_folder_name(iteration: int, latest: Path | None) -> str:
     return name
 
 
-def _write_checkpoint(
+def write_checkpoint(
     tmp: Path,
     weights: Mapping[str, Any],
     metadata: Mapping[str, str] | None,
@@ -80,7 +115,7 @@ def _write_checkpoint(
     fsync_dir(tmp)
 
 
-def _check_weights_only(obj: Any, where: str) -> None:
+def check_weights_only(obj: Any, where: str) -> None:
     """Refuse, at save time, what weights_only=True would refuse at resume time."""
     import torch
 
@@ -90,17 +125,26 @@ def _check_weights_only(obj: Any, where: str) -> None:
         return
     if isinstance(obj, dict):
         for key, value in obj.items():
-            _check_weights_only(key, where)
-            _check_weights_only(value, f"{where}[{key!r}]")
+            check_weights_only(key, where)
+            check_weights_only(value, f"{where}[{key!r}]")
         return
     if isinstance(obj, (list, tuple)):
         for i, value in enumerate(obj):
-            _check_weights_only(value, f"{where}[{i}]")
+            check_weights_only(value, f"{where}[{i}]")
         return
     raise TypeError(
         f"{where} is a {type(obj).__module__}.{type(obj).__name__}; checkpoints hold only "
         "tensors, numbers, strings and dicts/lists/tuples of them (use .tolist() or "
         "torch.from_numpy for numpy data)."
+    )
+
+
+def read_checkpoint(folder: Path) -> Checkpoint:
+    """The checkpoint in ``folder`` with its tensors on the CPU."""
+    return Checkpoint(
+        weights=_load_weights(folder / WEIGHTS_FILE),
+        extra_state=_load_extra(folder / EXTRA_FILE),
+        trainer_state=read_json(folder / TRAINER_FILE),
     )
 
 
@@ -133,24 +177,3 @@ def _damaged(what: str, path: Path, exc: Exception) -> TrainingError:
         f"The checkpoint {what} damaged ({exc}). Delete the folder "
         f"{path.parent} to resume from an older checkpoint, if one was kept."
     )
-
-
-def _drop_torn_tail(path: Path) -> None:
-    """Cut a last line left without its newline by a killed writer."""
-    try:
-        with open(path, "rb+") as f:
-            end = f.seek(0, os.SEEK_END)
-            pos = end
-            while pos > 0:
-                step = min(pos, 65536)
-                f.seek(pos - step)
-                chunk = f.read(step)
-                nl = chunk.rfind(b"\n")
-                if nl >= 0:
-                    pos = pos - step + nl + 1
-                    break
-                pos -= step
-            if pos != end:
-                f.truncate(pos)
-    except FileNotFoundError:
-        pass

@@ -18,38 +18,35 @@ from resnet_studio.core.atomic import (
     atomic_write_json,
     fsync_dir,
 )
+from resnet_studio.core.catalog import RUN_STATUSES
 from resnet_studio.core.errors import TrainingError
 from resnet_studio.core.runs.checkpoints import (
     Checkpoint,
-    _check_weights_only,
-    _checkpoint_folders,
-    _drop_torn_tail,
-    _is_complete,
-    _load_extra,
-    _load_weights,
-    _new_folder_name,
-    _write_checkpoint,
+    check_weights_only,
+    latest_checkpoint,
+    new_folder_name,
+    prune_checkpoints,
+    read_checkpoint,
+    write_checkpoint,
 )
 from resnet_studio.core.runs.layout import (
-    _CKPT_RE,
-    _DISK_FULL,
     CHECKPOINTS,
     CONFIG,
-    EXTRA_FILE,
     LOCK,
     METRICS,
     POINTER,
     STATUS,
-    STATUSES,
-    TRAINER_FILE,
-    WEIGHTS_FILE,
-    _disk_errors,
-    _dumps,
-    _iteration_of,
-    _now,
-    _parse_jsonl,
-    _read_json,
-    _try_lock,
+    try_lock,
+)
+from resnet_studio.core.runs.records import (
+    disk_errors,
+    drop_torn_tail,
+    is_disk_full,
+    iteration_of,
+    parse_jsonl,
+    read_json,
+    to_json,
+    utc_now,
 )
 
 # --------------------------------------------------------------------------- the run
@@ -103,7 +100,7 @@ class Run:
         if self._lock_fd is not None:
             return
         fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-        if not _try_lock(fd):
+        if not try_lock(fd):
             os.close(fd)
             raise TrainingError(
                 f"Run '{self.name}' is being written by another process. Stop that "
@@ -127,12 +124,12 @@ class Run:
     def config(self) -> dict[str, Any]:
         """config.json as written by create_run (read once, then cached)."""
         if self._config is None:
-            self._config = _read_json(self.path / CONFIG)
+            self._config = read_json(self.path / CONFIG)
         return self._config
 
     def read_status(self) -> dict[str, Any]:
         """status.json: status, reason, created, updated, pid, host, summary."""
-        return _read_json(self.path / STATUS)
+        return read_json(self.path / STATUS)
 
     def set_status(
         self, status: str, reason: str = "", summary: Mapping[str, Any] | None = None
@@ -140,8 +137,8 @@ class Run:
         """Record the run's state atomically. ``summary`` is merged into the stored one
         (iterations, total_iterations, best_val_error, final_train_error...); call it
         per epoch or per evaluation, not per iteration (it fsyncs)."""
-        if status not in STATUSES:
-            raise ValueError(f"status must be one of {STATUSES}, not {status!r}")
+        if status not in RUN_STATUSES:
+            raise ValueError(f"status must be one of {RUN_STATUSES}, not {status!r}")
         self._acquire()
         old = self._status
         if old is None:
@@ -152,14 +149,14 @@ class Run:
         doc = {
             "status": status,
             "reason": reason,
-            "created": old.get("created") or _now(),
-            "updated": _now(),
+            "created": old.get("created") or utc_now(),
+            "updated": utc_now(),
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "summary": {**(old.get("summary") or {}), **(summary or {})},
         }
-        doc = json.loads(_dumps(doc))  # plain + finite, so the write cannot fail halfway
-        with _disk_errors(f"the status of run '{self.name}'"):
+        doc = json.loads(to_json(doc))  # plain + finite, so the write cannot fail halfway
+        with disk_errors(f"the status of run '{self.name}'"):
             atomic_write_json(self.path / STATUS, doc)
         self._status = doc
 
@@ -175,16 +172,16 @@ class Run:
             iteration = operator.index(record["iteration"])
         except (KeyError, TypeError):
             raise ValueError("a metrics record needs an int 'iteration'") from None
-        line = _dumps({**record, "iteration": iteration}).encode() + b"\n"
+        line = to_json({**record, "iteration": iteration}).encode() + b"\n"
         fh = self._metrics_fh or self._open_metrics()
         view = memoryview(line)
-        with _disk_errors(f"the metrics of run '{self.name}'"):
+        with disk_errors(f"the metrics of run '{self.name}'"):
             while view:
                 view = view[fh.write(view) :]
 
     def _open_metrics(self) -> Any:
         self._acquire()
-        _drop_torn_tail(self.metrics_path)  # so the next record starts on a new line
+        drop_torn_tail(self.metrics_path)  # so the next record starts on a new line
         self._metrics_fh = open(self.metrics_path, "ab", buffering=0)  # noqa: SIM115
         return self._metrics_fh
 
@@ -194,7 +191,7 @@ class Run:
             data = self.metrics_path.read_bytes()
         except FileNotFoundError:
             return []
-        return _parse_jsonl(data)
+        return parse_jsonl(data)
 
     def truncate_metrics_after(self, iteration: int) -> int:
         """Drop records with iteration > ``iteration`` (and torn lines); return how
@@ -213,7 +210,7 @@ class Run:
             if not line.strip():
                 continue
             try:
-                it = _iteration_of(json.loads(line))
+                it = iteration_of(json.loads(line))
             except ValueError:
                 it = None
             if it is not None and it <= iteration:
@@ -232,17 +229,9 @@ class Run:
     # ----------------------------------------------------------------- checkpoints
 
     def latest_checkpoint(self) -> Path | None:
-        """Folder of the newest complete checkpoint, or None.
-
-        The pointer file decides; if it is missing or broken, the newest renamed
-        folder is used (a folder is renamed only after its files are on the disk).
-        """
-        with contextlib.suppress(TrainingError):
-            folder = self.checkpoints_dir / str(_read_json(self.path / POINTER)["folder"])
-            if _CKPT_RE.match(folder.name) and _is_complete(folder):
-                return folder
-        complete = [f for f in _checkpoint_folders(self.checkpoints_dir) if _is_complete(f)]
-        return complete[0] if complete else None
+        """Folder of the newest complete checkpoint, or None (the pointer decides; if
+        it is missing or broken, the newest complete folder)."""
+        return latest_checkpoint(self.checkpoints_dir, self.path / POINTER)
 
     def save_checkpoint(
         self,
@@ -267,27 +256,27 @@ class Run:
         """
         self._acquire()
         trainer = {**(trainer_state or {}), "iteration": int(iteration)}
-        trainer_bytes = _dumps(trainer, indent=2).encode()  # fail before touching disk
-        _check_weights_only(extra_state, "extra_state")
+        trainer_bytes = to_json(trainer, indent=2).encode()  # fail before touching disk
+        check_weights_only(extra_state, "extra_state")
         self.checkpoints_dir.mkdir(exist_ok=True)
         self._remove_leftovers()
-        final = self.checkpoints_dir / _new_folder_name(int(iteration), self.latest_checkpoint())
+        final = self.checkpoints_dir / new_folder_name(int(iteration), self.latest_checkpoint())
         tmp = final.with_name(final.name + TMP_SUFFIX)
         try:
-            _write_checkpoint(tmp, weights, metadata, extra_state, trainer_bytes)
+            write_checkpoint(tmp, weights, metadata, extra_state, trainer_bytes)
             if final.exists():  # an orphan from a crash between rename and pointer
                 shutil.rmtree(final)
             os.rename(tmp, final)
             fsync_dir(self.checkpoints_dir)
             self._sync_metrics()
-            pointer = {"folder": final.name, "iteration": int(iteration), "saved": _now()}
+            pointer = {"folder": final.name, "iteration": int(iteration), "saved": utc_now()}
             atomic_write_json(self.path / POINTER, pointer)
         except BaseException as exc:
             self._discard(tmp, final)
             if isinstance(exc, OSError):
                 raise TrainingError(self._save_failed_message(iteration, exc)) from exc
             raise
-        self._prune(final, keep)
+        prune_checkpoints(self.checkpoints_dir, final, keep)
         return final
 
     def _discard(self, tmp: Path, final: Path) -> None:
@@ -302,32 +291,19 @@ class Run:
             if latest
             else "No earlier checkpoint exists."
         )
-        if exc.errno in _DISK_FULL:
+        if is_disk_full(exc):
             return (
                 f"The disk is full: the checkpoint at iteration {iteration} could not be "
                 f"written to {self.checkpoints_dir}. {kept} Free some space, then resume."
             )
         return f"The checkpoint at iteration {iteration} could not be written ({exc}). {kept}"
 
-    def _prune(self, current: Path, keep: int) -> None:
-        """Delete all but ``current`` and the keep-1 newest older checkpoints."""
-        order = _checkpoint_folders(self.checkpoints_dir)
-        older = order[order.index(current) + 1 :] if current in order else []
-        survivors = {current, *older[: max(0, keep - 1)]}
-        for folder in order:
-            if folder not in survivors:
-                shutil.rmtree(folder, ignore_errors=True)
-
     def load_checkpoint(self) -> Checkpoint | None:
         """The latest checkpoint with tensors on the CPU, or None if there is none."""
         folder = self.latest_checkpoint()
         if folder is None:
             return None
-        return Checkpoint(
-            weights=_load_weights(folder / WEIGHTS_FILE),
-            extra_state=_load_extra(folder / EXTRA_FILE),
-            trainer_state=_read_json(folder / TRAINER_FILE),
-        )
+        return read_checkpoint(folder)
 
     # ----------------------------------------------------------------- extras
 

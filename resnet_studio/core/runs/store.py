@@ -17,21 +17,14 @@ from resnet_studio.core.atomic import (
     TMP_SUFFIX,
     atomic_write_bytes,
 )
+from resnet_studio.core.catalog import RUN_STATUSES, UNKNOWN
 from resnet_studio.core.errors import TrainingError
-from resnet_studio.core.runs.layout import (
-    _BAD_NAME_CHARS,
-    _NAME_TIME_RE,
-    CONFIG,
-    ENV_RUNS_DIR,
-    STATUS,
-    STATUSES,
-    UNKNOWN,
-    _disk_errors,
-    _dumps,
-    _is_locked,
-    _read_json,
-)
+from resnet_studio.core.runs.layout import CONFIG, ENV_RUNS_DIR, STATUS, is_locked
+from resnet_studio.core.runs.records import disk_errors, read_json, to_json
 from resnet_studio.core.runs.run import Run
+
+_NAME_TIME_RE = re.compile(r"^(\d{8}-\d{6})")  # the stamp of a default run name
+_BAD_NAME_CHARS = set('/\\<>:"|?*') | {chr(c) for c in range(32)}
 
 # --------------------------------------------------------------------------- roots
 
@@ -64,7 +57,7 @@ class RunSummary:
 
     name: str
     path: Path
-    status: str  # one of STATUSES, or "unknown" when the folder cannot be read
+    status: str  # one of RUN_STATUSES, or UNKNOWN when the folder cannot be read
     reason: str = ""
     model: str | None = None
     dataset: str | None = None
@@ -135,11 +128,11 @@ def create_run(
     ``-2``, ``-3``... if taken. A dataclass config is saved with dataclasses.asdict."""
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
         config = dataclasses.asdict(config)
-    config_json = _dumps(dict(config), indent=2) + "\n"  # fail before creating anything
+    config_json = to_json(dict(config), indent=2) + "\n"  # fail before creating anything
     if name is not None:
         _check_name(name)
     root = _root(runs_dir)
-    with _disk_errors(f"a run folder in {root} (set {ENV_RUNS_DIR} to use another folder)"):
+    with disk_errors(f"a run folder in {root} (set {ENV_RUNS_DIR} to use another folder)"):
         root.mkdir(parents=True, exist_ok=True)
         path = (
             _make_named_dir(root, name) if name else _make_unique_dir(root, _default_name(config))
@@ -220,13 +213,13 @@ def _summarize(path: Path) -> RunSummary | None:
     config, status, problems = {}, {}, []
     for filename, target in ((CONFIG, config), (STATUS, status)):
         try:
-            target.update(_read_json(path / filename))
+            target.update(read_json(path / filename))
         except TrainingError as exc:
             problems.append(str(exc))
     if len(problems) == 2 and not any((path / f).exists() for f in (CONFIG, STATUS)):
         return None  # not a run folder at all
     state = status.get("status")
-    if not problems and state not in STATUSES:
+    if not problems and state not in RUN_STATUSES:
         problems.append(f"{path / STATUS} has an unknown status {state!r}.")
     summary = status.get("summary") if isinstance(status.get("summary"), dict) else {}
     return RunSummary(
@@ -245,7 +238,7 @@ def _summarize(path: Path) -> RunSummary | None:
         final_train_error=_number(summary.get("final_train_error"), float),
         final_val_error=_number(summary.get("final_val_error"), float),
         final_test_error=_number(summary.get("final_test_error"), float),
-        stale=state == "running" and not problems and not _is_locked(path),
+        stale=state == "running" and not problems and not is_locked(path),
         summary=summary,
     )
 
@@ -286,7 +279,7 @@ def delete_run(
         path = _find_run(run, _root(runs_dir))
     if path.is_symlink() or not (path / CONFIG).is_file():
         raise TrainingError(f"Refusing to delete {path}: it is not a run folder (no {CONFIG}).")
-    if _is_locked(path):
+    if is_locked(path):
         raise TrainingError(
             f"Run '{path.name}' is being written by another process; stop it before deleting."
         )

@@ -23,8 +23,14 @@ import torch
 from torch import nn
 
 from resnet_studio.core.atomic import replacing
+from resnet_studio.core.catalog import (
+    SAFETENSORS_SUFFIX,
+    WEIGHT_SUFFIXES,
+    Preprocessing,
+    parse_name,
+    suffix_list,
+)
 from resnet_studio.core.errors import WeightsError
-from resnet_studio.core.images import Preprocessing
 
 META_KEY = "resnet_studio"  # the safetensors metadata entry that holds our JSON
 FORMAT_VERSION = 1  # bump when the meaning of META_KEY's JSON changes
@@ -40,7 +46,9 @@ WRAPPER_KEYS = ("state_dict", "model", "state_dict_ema", "model_ema", "module")
 NOISE_PREFIXES = ("module.", "_orig_mod.")
 # Option keys that go under "options" and preprocessing keys under "preprocessing".
 _OPTION_KEYS = ("shortcut", "num_classes", "zero_init_residual")
-_PREP_KEYS = ("input_size", "resize_size", "mean", "std")
+_PREP_KEYS = tuple(f.name for f in dataclasses.fields(Preprocessing))
+# What torch.load reads (every weight suffix but safetensors), for messages.
+_TORCH_SUFFIXES = tuple(s for s in WEIGHT_SUFFIXES if s != SAFETENSORS_SUFFIX)
 
 
 @dataclass
@@ -71,7 +79,9 @@ def _checked_size(path: Path) -> int:
     if not path.exists():
         raise WeightsError(f"{path} does not exist. Check the path, or pick the file again.")
     if not path.is_file():
-        raise WeightsError(f"{path} is not a file; choose a weight file (.safetensors, .pth, ...).")
+        raise WeightsError(
+            f"{path} is not a file; choose a weight file ({suffix_list(WEIGHT_SUFFIXES)})."
+        )
     size = path.stat().st_size
     if size == 0:
         raise WeightsError(f"{path} is empty (0 bytes); the download or copy did not finish.")
@@ -152,7 +162,7 @@ def _damaged_message(path: Path, exc: BaseException) -> str:
     return (
         f"{path} is not a weight file resnet-studio can read, or it is damaged "
         f"({type(exc).__name__}: {reason[:200]}). Supported: safetensors and PyTorch "
-        ".pth/.pt/.ckpt/.bin files holding a state_dict."
+        f"{'/'.join(_TORCH_SUFFIXES)} files holding a state_dict."
     )
 
 
@@ -269,11 +279,8 @@ def _studio_meta(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -
     prep = dict(dataclasses.asdict(prep) if isinstance(prep, Preprocessing) else prep or {})
     prep.update({k: meta[k] for k in _PREP_KEYS if k in meta})
     if meta.get("model") and not all(k in prep for k in _PREP_KEYS):
-        from resnet_studio.core.models import parse_name
-
-        spec = parse_name(str(meta["model"]))
-        defaults = {"input_size": spec.input_size, "resize_size": spec.resize_size,
-                    "mean": spec.mean, "std": spec.std}  # fmt: skip
+        # the network's family default fills what the caller did not give
+        defaults = dataclasses.asdict(parse_name(str(meta["model"])).preprocessing)
         prep = {**defaults, **prep}
     if prep:
         prep = dataclasses.asdict(Preprocessing(**prep))  # validates the values

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from resnet_studio.core.catalog import IMAGENET_LAYERS, compose_name
 from resnet_studio.core.errors import ModelNameError, WeightsError
 
 FORMATS = ("resnet-studio", "torchvision", "timm", "mmpretrain", "cifar-reproduction")
@@ -266,19 +267,15 @@ def guess_model_name(converted: Mapping[str, torch.Tensor]) -> str | None:
     has_projection = any(_DOWNSAMPLE.match(k) for k in converted)
     bottleneck = "layer1.0.conv3.weight" in converted
     if len(layers) == 3 and not bottleneck and len(set(layers)) == 1:
-        return f"cifar-resnet{6 * layers[0] + 2}"
-    from resnet_studio.core.catalog import IMAGENET_LAYERS
-
+        return compose_name("cifar", 6 * layers[0] + 2)  # section 4.2: 6n+2 layers
     block = "bottleneck" if bottleneck else "basic"
     depth = next((d for d, (b, ls) in IMAGENET_LAYERS.items() if (b, ls) == (block, layers)), None)
     if depth is None:
         return None
-    kind = "resnet" if has_projection else "plain"
     stem = converted.get("conv1.weight")
+    family, variant = "imagenet", "v1.5"
     if "conv1.0.weight" in converted:
-        suffix = "-v1d" if any(".downsample.2." in k for k in converted) else "-v1c"
+        variant = "v1d" if any(".downsample.2." in k for k in converted) else "v1c"
     elif stem is not None and stem.ndim == 4 and stem.shape[-1] == 3:
-        suffix = "-cifar"
-    else:
-        suffix = ""
-    return f"{kind}{depth}{suffix}"
+        family = "imagenet-cifar"
+    return compose_name(family, depth, plain=not has_projection, variant=variant)

@@ -22,13 +22,14 @@ from typing import Any
 import torch
 
 from resnet_studio.core.atomic import replacing
+from resnet_studio.core.catalog import IMAGENET_LAYERS, compose_name
 from resnet_studio.core.errors import WeightsError
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all; 0 when unknown)
 
 PREFIX = "torchvision"
-DEPTHS = (18, 34, 50, 101, 152)  # torchvision ships resnet18..152 (v1.5) weights
-PRETRAINED_NAMES = tuple(f"resnet{d}" for d in DEPTHS)
+DEPTHS = tuple(IMAGENET_LAYERS)  # torchvision ships v1.5 weights for every Table 1 depth
+PRETRAINED_NAMES = tuple(compose_name("imagenet", d) for d in DEPTHS)
 CHUNK_BYTES = 1 << 20
 TIMEOUT_S = 30  # per socket operation, not the whole download
 _HASH = re.compile(r"-([a-f0-9]{6,})\.")  # torch.hub's convention: name-<sha256 prefix>.pth
@@ -51,7 +52,8 @@ def resolve(source: str, model_name: str | None) -> tuple[Any, str]:
     match = re.fullmatch(r"ResNet(\d+)_Weights", enum_name)
     if not match or int(match[1]) not in DEPTHS:
         raise WeightsError(
-            f"{source!r}: resnet-studio reads torchvision's ResNet{{18,34,50,101,152}}_Weights, "
+            f"{source!r}: resnet-studio reads torchvision's "
+            f"ResNet{{{','.join(map(str, DEPTHS))}}}_Weights, "
             "e.g. 'torchvision:ResNet50_Weights.IMAGENET1K_V2'."
         )
     import torchvision.models
@@ -62,7 +64,7 @@ def resolve(source: str, model_name: str | None) -> tuple[Any, str]:
     except KeyError:
         members = ", ".join(m for m in enum.__members__ if m != "DEFAULT")
         raise WeightsError(f"{enum_name} has no {member!r}; choose one of {members}.") from None
-    name = f"resnet{match[1]}"
+    name = compose_name("imagenet", int(match[1]))
     if model_name is not None and model_name != name:
         raise WeightsError(f"{enum_name}.{member} holds {name} weights, not {model_name}.")
     return weights, name
