@@ -27,13 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import (
-    QMessageBox,
-    QScrollArea,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QMessageBox, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from resnet_studio.app.training.session import TrainingSession, failure_text, job_summary
 from resnet_studio.core.errors import StudioError
@@ -163,6 +157,7 @@ class TrainingPanel(QWidget):
     def shutdown(self) -> None:
         """Window closing: stop the engine, join its thread (the store has everything)."""
         self._timer.stop()
+        self.session.message.disconnect(self._show_message)
         self._save_overlays()
         worker, self._worker = self._worker, None
         if worker is not None:
