@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -53,18 +54,22 @@ def recipe_for(args: argparse.Namespace):
     )  # fmt: skip
 
 
-def throughput(events: list[tuple[float, dict]], batch: int) -> float:
+def throughput(events: list[tuple[float, Any]], batch: int) -> float:
     """Images per second over the whole comparison: from the first run's start to the
     last run's end, counting every run's images (what a user waits for)."""
-    starts = [t for t, e in events if e["event"] == "started"]
-    ends = [t for t, e in events if e["event"] == "ended"]
-    images = batch * sum(e["iteration"] for _, e in events if e["event"] == "ended")
+    from resnet_studio.core.training_events import RunEnded, RunStarted
+
+    starts = [t for t, e in events if isinstance(e, RunStarted)]
+    ends = [t for t, e in events if isinstance(e, RunEnded)]
+    images = batch * sum(e.iteration for _, e in events if isinstance(e, RunEnded))
     return images / (max(ends) - min(starts)) if starts and ends else float("nan")
 
 
-def step_rate(events: list[tuple[float, dict]]) -> float:
-    """The engine's own images/s (time inside steps), median over metrics records."""
-    rates = [e["images_per_s"] for _, e in events if e["event"] == "metrics"]
+def step_rate(events: list[tuple[float, Any]]) -> float:
+    """The engine's own images/s (time inside steps), median over training windows."""
+    from resnet_studio.core.training_events import Progressed
+
+    rates = [e.images_per_s for _, e in events if isinstance(e, Progressed)]
     return statistics.median(rates) if rates else float("nan")
 
 
@@ -83,8 +88,11 @@ def cli_flags(recipe) -> list[str]:
     return flags
 
 
-def run_cli(models, recipe, runs_dir: str) -> list[tuple[float, dict]]:
-    """`resnet-studio train --json` in a child process; events stamped as they arrive."""
+def run_cli(models, recipe, runs_dir: str) -> list[tuple[float, Any]]:
+    """`resnet-studio train --json` in a child process; events stamped as they arrive
+    (typed again from their JSON, like the app's)."""
+    from resnet_studio.core.training_events import event_from_json
+
     command = [sys.executable, "-m", "resnet_studio", "train", "--model", models[0],
                *(["--compare", *models[1:]] if len(models) > 1 else []),
                *cli_flags(recipe), "--runs-dir", runs_dir, "--json"]  # fmt: skip
@@ -92,7 +100,7 @@ def run_cli(models, recipe, runs_dir: str) -> list[tuple[float, dict]]:
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, bufsize=1) as child:
         for line in child.stdout:
             if line.startswith("{"):
-                events.append((time.perf_counter(), json.loads(line)))
+                events.append((time.perf_counter(), event_from_json(json.loads(line))))
     if child.returncode != 0:
         raise SystemExit(f"{' '.join(command)} exited with {child.returncode}")
     return events
@@ -112,13 +120,13 @@ def run_in_app(app: QApplication, models, recipe, runs_dir: str, probe_ms: int):
         time.sleep(0.01)
     window.show_panel("Training")
     panel = window.panel("Training")
-    events: list[tuple[float, dict]] = []
+    events: list[tuple[float, Any]] = []
     stamps: list[float] = []
     probe = QTimer(interval=probe_ms)
     probe.setTimerType(Qt.TimerType.PreciseTimer)
     probe.timeout.connect(lambda: stamps.append(time.perf_counter()))
 
-    def on_event(event: dict) -> None:
+    def on_event(event: Any) -> None:  # a core.training_events.TrainingEvent
         events.append((time.perf_counter(), event))
 
     def on_ended(_results) -> None:
@@ -135,8 +143,10 @@ def run_in_app(app: QApplication, models, recipe, runs_dir: str, probe_ms: int):
     window.deleteLater()
     app.processEvents()
     # lateness only while training ran (the data loading is part of both modes)
-    first = min(t for t, e in events if e["event"] == "started")
-    last = max(t for t, e in events if e["event"] == "ended")
+    from resnet_studio.core.training_events import RunEnded, RunStarted
+
+    first = min(t for t, e in events if isinstance(e, RunStarted))
+    last = max(t for t, e in events if isinstance(e, RunEnded))
     window_stamps = [s for s in stamps if first <= s <= last] if probe_ms else []
     intervals = [1e3 * (b - a) for a, b in zip(window_stamps, window_stamps[1:], strict=False)]
     return events, intervals
@@ -190,7 +200,9 @@ def bench_training(app: QApplication, args: argparse.Namespace) -> None:
 def bench_runs_list(app: QApplication, args: argparse.Namespace) -> None:
     from bench_runs_list import build
 
+    from resnet_studio.app.model import ModelState
     from resnet_studio.core.runs import list_runs
+    from resnet_studio.gui.panel import PanelContext
     from resnet_studio.gui.training_panel import TrainingPanel
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -202,7 +214,7 @@ def bench_runs_list(app: QApplication, args: argparse.Namespace) -> None:
             list_runs(root)
             list_times.append(time.perf_counter() - t)
             t = time.perf_counter()
-            panel = TrainingPanel(runs_dir=root)
+            panel = TrainingPanel(PanelContext(ModelState(), persist=False), runs_dir=root)
             panel.resize(1200, 780)
             panel.show()
             app.processEvents()

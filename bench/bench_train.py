@@ -26,12 +26,13 @@ import torchvision
 from torch import nn
 from torchvision import transforms
 
+from resnet_studio.core.catalog import ModelChoice
 from resnet_studio.core.data import load_dataset
 from resnet_studio.core.device import resolve_device
 from resnet_studio.core.distributed import DistContext
 from resnet_studio.core.models import create_model
 from resnet_studio.core.recipes import get_recipe
-from resnet_studio.core.trainer import ModelChoice, RunTrainer
+from resnet_studio.core.trainer import RunTrainer
 
 CIFAR_TRAIN_ZIP = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cifar10-jpeg" / "train.zip"
 

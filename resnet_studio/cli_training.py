@@ -10,6 +10,14 @@ import time
 from typing import Any, TextIO
 
 from resnet_studio.core.recipes import RECIPES, Recipe
+from resnet_studio.core.training_events import (
+    Evaluated,
+    Loading,
+    Progressed,
+    RunEnded,
+    RunStarted,
+    TrainingEvent,
+)
 
 # Recipe fields with a short flag of their own in the issue's spelling.
 _ALIASES = {"iterations": ["--iters", "--iterations"]}
@@ -87,8 +95,10 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 class JsonPrinter:
-    def __call__(self, event: dict[str, Any]) -> None:
-        print(json.dumps(event), flush=True)
+    """`train --json`: each event as one JSON object a line (`TrainingEvent.to_json`)."""
+
+    def __call__(self, event: TrainingEvent) -> None:
+        print(json.dumps(event.to_json()), flush=True)
 
 
 class ProgressPrinter:
@@ -101,22 +111,28 @@ class ProgressPrinter:
         self.lines: dict[str, str] = {}
         self._drawn = 0
         self._last_print: dict[str, float] = {}
+        self._windows: dict[str, Progressed] = {}  # each run's last training window
 
-    def __call__(self, event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        if kind == "loading":
-            self._say(f"loading {event['what']}: {event['done']}/{event['total']}", transient=True)
-        elif kind == "started":
-            self.lines[event["run"]] = f"{event['model']:<22} starting at iteration {event['iteration']}"
-            self._redraw(event["run"], force=True)
-        elif kind == "metrics":
-            self.lines[event["run"]] = _progress_line(event)
-            self._redraw(event["run"])
-        elif kind == "ended":
-            line = self.lines.get(event["run"], event["run"])
-            reason = f": {event['reason']}" if event.get("reason") else ""
-            self.lines[event["run"]] = f"{line}  [{event['status']}{reason}]"
-            self._redraw(event["run"], force=True)
+    def __call__(self, event: TrainingEvent) -> None:
+        match event:
+            case Loading():
+                self._say(f"loading {event.what}: {event.done}/{event.total}", transient=True)
+            case RunStarted():
+                self.lines[event.run] = f"{event.model:<22} starting at iteration {event.iteration}"
+                self._redraw(event.run, force=True)
+            case Progressed():
+                self._windows[event.run] = event
+                self.lines[event.run] = _progress_line(event)
+                self._redraw(event.run)
+            case Evaluated() if event.run in self._windows:
+                # the errors join the line of the window they were measured after
+                self.lines[event.run] = _progress_line(self._windows[event.run], event)
+                self._redraw(event.run)
+            case RunEnded():
+                line = self.lines.get(event.run, event.run)
+                reason = f": {event.reason}" if event.reason else ""
+                self.lines[event.run] = f"{line}  [{event.status}{reason}]"
+                self._redraw(event.run, force=True)
 
     def _say(self, text: str, transient: bool = False) -> None:
         if self.tty:
@@ -145,16 +161,16 @@ class ProgressPrinter:
             self.stream.write("\n")
 
 
-def _progress_line(event: dict[str, Any]) -> str:
-    done, total = event["iteration"], event["total_iterations"]
+def _progress_line(window: Progressed, evaluated: Evaluated | None = None) -> str:
+    done, total = window.iteration, window.total_iterations
     width = 24
     filled = int(width * done / max(total, 1))
     bar = "#" * filled + "-" * (width - filled)
-    evals = "".join(f"  {key.split('_')[0]} {event[key]:6.2%}" for key in ("val_error", "test_error")
-                    if event.get(key) is not None)
-    return (f"{event['run']:<34} [{bar}] {done}/{total}  loss {event['loss']:.3f}  "
-            f"train err {event['train_error']:6.2%}{evals}  {event['images_per_s']:7.0f} img/s  "
-            f"ETA {_duration(event.get('eta_s'))}")
+    errors = (("val", evaluated.val_error), ("test", evaluated.test_error)) if evaluated else ()
+    evals = "".join(f"  {label} {error:6.2%}" for label, error in errors if error is not None)
+    return (f"{window.run:<34} [{bar}] {done}/{total}  loss {window.loss:.3f}  "
+            f"train err {window.train_error:6.2%}{evals}  {window.images_per_s:7.0f} img/s  "
+            f"ETA {_duration(window.eta_s)}")
 
 
 def _duration(seconds: float | None) -> str:

@@ -2,17 +2,12 @@
 
 `train()` starts runs, `resume()` continues them; both load the data once and step
 every run of a comparison in turn on one device, so the curves of plain and residual
-nets advance together over the very same batches (same seed, same order). Events are
-dicts of plain numbers and strings (never tensors): the CLI prints them, the GUI turns
-them into signals.
-
-    {"event": "loading", "what": ..., "done": n, "total": m}
-    {"event": "started", "run": name, "path": ..., "model": ..., "total_iterations": n}
-    {"event": "metrics", "run": name, "iteration": n, "loss": ..., "train_error": ...,
-     "val_error"/"test_error" (at evaluations), "lr", "images_per_s", "eta_s", ...}
-    {"event": "checkpoint", "run": name, "iteration": n, "path": ...}
-    {"event": "paused"} / {"event": "resumed"}
-    {"event": "ended", "run": name, "status": finished|cancelled|diverged|failed, "reason": ...}
+nets advance together over the very same batches (same seed, same order). They report
+through `on_event` with the typed events of `core.training_events` (plain values, never
+tensors): `Loading` while the data loads, then per run `RunStarted`, a `Progressed` per
+log window, an `Evaluated` at evaluations, `Checkpointed`, and one ending
+(`RunFinished`, `RunCancelled`, `RunDiverged`, `RunFailed`); `Paused` and `Resumed` for
+the whole job. The CLI prints them, the GUI turns them into curve points.
 """
 
 from __future__ import annotations
@@ -25,12 +20,21 @@ from typing import Any
 import torch
 
 from resnet_studio.core import data as datasets
+from resnet_studio.core.catalog import ModelChoice
 from resnet_studio.core.device import resolve_device
 from resnet_studio.core.distributed import all_agree, init_from_env, shutdown
 from resnet_studio.core.errors import StudioError, TrainingError
 from resnet_studio.core.recipes import Recipe
 from resnet_studio.core.runs import create_run, open_run
-from resnet_studio.core.trainer import Event, ModelChoice, RunDiverged, RunTrainer
+from resnet_studio.core.trainer import LossNotFinite, RunTrainer
+from resnet_studio.core.training_events import (
+    Loading,
+    Paused,
+    Resumed,
+    RunFailed,
+    RunStarted,
+    TrainingEvent,
+)
 
 __all__ = ["ModelChoice", "RunResult", "TrainControl", "resume", "train"]
 
@@ -74,7 +78,7 @@ class RunResult:
     reason: str
     iterations: int
     total_iterations: int
-    last: dict[str, Any]  # the last metrics record
+    last: dict[str, Any]  # the last metrics record ({} before the first log window)
 
 
 def train(
@@ -82,7 +86,7 @@ def train(
     recipe: Recipe,
     *,
     runs_dir: str | None = None,
-    on_event: Callable[[Event], None] | None = None,
+    on_event: Callable[[TrainingEvent], None] | None = None,
     control: TrainControl | None = None,
 ) -> list[RunResult]:
     """Train each model (a comparison when there are several) with `recipe`."""
@@ -113,7 +117,7 @@ def resume(
     *,
     runs_dir: str | None = None,
     overrides: dict[str, Any] | None = None,
-    on_event: Callable[[Event], None] | None = None,
+    on_event: Callable[[TrainingEvent], None] | None = None,
     control: TrainControl | None = None,
 ) -> list[RunResult]:
     """Continue runs from their last checkpoints. `overrides` change recipe fields
@@ -145,7 +149,7 @@ def resume(
 class _Session:
     """The shared part of a comparison: device, data, event sink and the step loop."""
 
-    def __init__(self, recipe: Recipe, on_event: Callable[[Event], None] | None,
+    def __init__(self, recipe: Recipe, on_event: Callable[[TrainingEvent], None] | None,
                  control: TrainControl | None) -> None:
         self.recipe = recipe
         self.ctx, device_name = init_from_env(recipe.device)
@@ -154,11 +158,8 @@ class _Session:
         self.control = control or TrainControl()
         self.trainers: list[RunTrainer] = []
         self.results: dict[str, RunResult] = {}
-        self._last: dict[str, dict] = {}
 
-    def emit(self, event: Event) -> None:
-        if event.get("event") == "metrics":
-            self._last[event["run"]] = event
+    def emit(self, event: TrainingEvent) -> None:
         if self._on_event is not None and self.ctx.is_main:
             self._on_event(event)
 
@@ -167,26 +168,24 @@ class _Session:
         return datasets.load_dataset(
             recipe.dataset, root=recipe.data_root, download=recipe.download,
             val_size=recipe.val_size, seed=recipe.seed, image_size=recipe.image_size,
-            progress=lambda done, total: self.emit(
-                {"event": "loading", "what": recipe.dataset, "done": done, "total": total}
-            ),
+            progress=lambda done, total: self.emit(Loading(recipe.dataset, done, total)),
         )
 
     def add(self, trainer: RunTrainer) -> None:
         self.trainers.append(trainer)
-        self.emit({"event": "started", "run": trainer.name, "model": trainer.choice.label,
-                   "path": str(trainer.run.path) if trainer.run else None,
-                   "total_iterations": trainer.total, "iteration": trainer.iteration,
-                   "batches_per_epoch": trainer.batches_per_epoch})
+        self.emit(RunStarted(run=trainer.name, model=trainer.choice.label,
+                             path=str(trainer.run.path) if trainer.run else None,
+                             total_iterations=trainer.total, iteration=trainer.iteration,
+                             batches_per_epoch=trainer.batches_per_epoch))  # fmt: skip
 
     def run_all(self) -> list[RunResult]:
         """Step every unfinished run in turn until all end or a stop is asked for."""
         try:
             while active := [t for t in self.trainers if not t.done]:
                 if self.control.paused:
-                    self.emit({"event": "paused"})
+                    self.emit(Paused())
                     self.control.wait_while_paused()
-                    self.emit({"event": "resumed"})
+                    self.emit(Resumed())
                 if all_agree(self.control.stopped, self.ctx, self.device):
                     for trainer in active:
                         self._end(trainer, "cancelled", "stopped by the user")
@@ -209,7 +208,7 @@ class _Session:
     def _step(self, trainer: RunTrainer) -> None:
         try:
             trainer.step()
-        except RunDiverged as exc:
+        except LossNotFinite as exc:
             self._end(trainer, "diverged", f"{exc}; try a lower --lr")
         except torch.OutOfMemoryError:
             if self.device.type == "cuda":
@@ -227,8 +226,7 @@ class _Session:
             trainer.status = "failed"
             if trainer.run is not None:
                 trainer.run.set_status("failed", str(exc), summary=trainer.summary())
-            self.emit({"event": "ended", "run": trainer.name, "status": "failed",
-                       "reason": str(exc), "iteration": trainer.iteration})
+            self.emit(RunFailed(run=trainer.name, iteration=trainer.iteration, reason=str(exc)))
 
     def _result(self, trainer: RunTrainer) -> RunResult:
         status = trainer.run.read_status() if trainer.run is not None else {}
@@ -236,6 +234,6 @@ class _Session:
             name=trainer.name, path=str(trainer.run.path) if trainer.run else None,
             model=trainer.choice.label, status=trainer.status,
             reason=status.get("reason", ""), iterations=trainer.iteration,
-            total_iterations=trainer.total, last=self._last.get(trainer.name, {}),
+            total_iterations=trainer.total, last=dict(trainer.last_record),
         )
 

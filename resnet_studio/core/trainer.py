@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -19,6 +18,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from resnet_studio.core import data as datasets
+from resnet_studio.core import training_events as events
 from resnet_studio.core.catalog import ModelChoice
 from resnet_studio.core.distributed import DistContext, all_agree, all_reduce_sum
 from resnet_studio.core.errors import TrainingError
@@ -27,10 +27,11 @@ from resnet_studio.core.recipes import Recipe
 from resnet_studio.core.runs import Run
 from resnet_studio.core.weights import weights_metadata
 
-Event = dict[str, Any]
 
+class LossNotFinite(Exception):
+    """Raised at a sync point when the loss of some step was NaN or infinite (the run
+    then ends with a `RunDiverged` event)."""
 
-class RunDiverged(Exception):
     def __init__(self, iteration: int) -> None:
         super().__init__(f"the loss became NaN or infinite at iteration {iteration}")
         self.iteration = iteration
@@ -47,7 +48,7 @@ class RunTrainer:
         device: torch.device,
         run: Run | None,
         ctx: DistContext,
-        emit: Callable[[Event], None],
+        emit: Callable[[events.TrainingEvent], None],
     ) -> None:
         self.choice, self.recipe, self.dataset, self.device = choice, recipe, dataset, device
         self.run, self.ctx, self._emit = run, ctx, emit
@@ -231,7 +232,7 @@ class RunTrainer:
         seconds_per_iteration = elapsed / steps
         self._reset_window()
         if all_agree(bad >= 0, self.ctx, self.device):
-            raise RunDiverged(int(bad) if bad >= 0 else self.iteration)
+            raise LossNotFinite(int(bad) if bad >= 0 else self.iteration)
         train_error = errors / seen
         if not self.warmed_up and train_error < self.recipe.warmup_until_error:
             self.warmed_up = True  # section 4.2: back to 0.1 once the net starts to learn
@@ -260,8 +261,13 @@ class RunTrainer:
             for key, value in record.items():
                 if key not in ("iteration", "epoch") and value is not None:
                     self._tensorboard.add_scalar(key, value, record["iteration"])
-        self._emit({"event": "metrics", "run": self.name, "total_iterations": self.total,
-                    "eta_s": eta_s, **record})
+        evals = {k: record[k] for k in ("val_error", "test_error") if k in record}
+        window = {k: v for k, v in record.items() if k not in evals}  # Progressed's fields
+        self._emit(events.Progressed(run=self.name, eta_s=eta_s, total_iterations=self.total, **window))
+        if evals:
+            self._emit(events.Evaluated(run=self.name, iteration=record["iteration"],
+                                 epoch=record["epoch"], val_error=evals.get("val_error"),
+                                 test_error=evals.get("test_error")))  # fmt: skip
 
     # ------------------------------------------------------------------ evaluation
 
@@ -334,8 +340,7 @@ class RunTrainer:
             trainer_state=self.trainer_state(),
         )
         self.run.set_status(self.status, summary=self.summary())
-        self._emit({"event": "checkpoint", "run": self.name, "iteration": self.iteration,
-                    "path": str(path)})
+        self._emit(events.Checkpointed(run=self.name, iteration=self.iteration, path=str(path)))
 
     def _weights_meta(self) -> dict[str, Any]:
         """What a checkpoint needs to be used as weights elsewhere (predict, inspect)."""
@@ -388,7 +393,7 @@ class RunTrainer:
         if status in ("finished", "cancelled") and self._window_steps:
             try:
                 self.log(self.lr_at(max(self.iteration - 1, 0)))
-            except RunDiverged as exc:
+            except LossNotFinite as exc:
                 status, reason = "diverged", str(exc)
         self.status = status
         if status in ("finished", "cancelled") and self._checkpointed_at != self.iteration:
@@ -397,6 +402,5 @@ class RunTrainer:
             self.run.set_status(status, reason, summary=self.summary())
         if self._tensorboard is not None:
             self._tensorboard.close()
-        self._emit({"event": "ended", "run": self.name, "status": status, "reason": reason,
-                    "iteration": self.iteration})
+        self._emit(events.ended_event(status, self.name, self.iteration, reason))
 

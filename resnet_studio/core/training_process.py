@@ -12,8 +12,8 @@ Why not the caller's thread, measured with bench/bench_gui_training.py on 2 core
   down; in a child it becomes a message, and the window stays.
 In its own process the engine runs as fast as from the CLI, and the window stays smooth.
 
-The protocol is JSON over a pipe (no pickle): the child sends {"kind": "event", ...}
-per engine event, then one {"kind": "result"} or {"kind": "error"}; the parent sends
+The protocol is JSON over a pipe (no pickle): the child sends {"kind": "event",
+"event": event.to_json()} per engine event (`core.training_events`), then one {"kind": "result"} or {"kind": "error"}; the parent sends
 {"control": "stop" | "pause" | "resume"}. If the parent goes away the pipe closes and
 the child stops its runs as if told to (each keeps a checkpoint and ends "cancelled").
 """
@@ -33,6 +33,7 @@ from dataclasses import asdict, is_dataclass
 from typing import Any
 
 from resnet_studio.core.errors import StudioError
+from resnet_studio.core.training_events import TrainingEvent, event_from_json
 
 # how often the parent looks at its TrainControl while no event arrives
 POLL_S = 0.05
@@ -59,7 +60,7 @@ def run_in_process(
     recipe: Any = None,
     overrides: dict[str, Any] | None = None,
     runs_dir: str | None = None,
-    on_event: Callable[[dict[str, Any]], None] | None = None,
+    on_event: Callable[[TrainingEvent], None] | None = None,
     control: Any = None,
 ) -> list[Any]:
     """`train(targets, recipe)` (kind "train", targets: zoo names or ModelChoices) or
@@ -121,8 +122,10 @@ class TrainingProcess:
         with contextlib.suppress(OSError, ValueError):  # ValueError: a closed connection
             self._conn.send_bytes(json.dumps({"control": command}).encode())
 
-    def wait(self, on_event=None, control=None) -> list[Any]:
-        """Relay events until the child reports its result (see `run_in_process`)."""
+    def wait(self, on_event: Callable[[TrainingEvent], None] | None = None,
+             control: Any = None) -> list[Any]:  # fmt: skip
+        """Relay events, rebuilt from their JSON, until the child reports its result
+        (see `run_in_process`)."""
         from resnet_studio.core.train import RunResult
 
         sent_stop, sent_paused = False, False
@@ -143,7 +146,7 @@ class TrainingProcess:
             kind = message.get("kind")
             if kind == "event":
                 if on_event is not None:
-                    on_event(message["event"])
+                    on_event(event_from_json(message["event"]))
             elif kind == "result":
                 return [RunResult(**result) for result in message["results"]]
             elif kind == "error":
@@ -209,9 +212,9 @@ def _child_main(conn: Any, job_text: str) -> None:
 
     threading.Thread(target=listen, name="training-control", daemon=True).start()
 
-    def on_event(event: dict[str, Any]) -> None:
+    def on_event(event: TrainingEvent) -> None:
         try:
-            send({"kind": "event", "event": event})
+            send({"kind": "event", "event": event.to_json()})
         except OSError:
             control.stop()  # nobody listens any more
 

@@ -4,34 +4,43 @@ Why it is built this way (pyqtgraph `examples/scrollingPlots.py`, CONVENTIONS 5)
 
 - Every curve is one `PlotDataItem`, created when its run first appears and fed with
   `setData` from the panel's redraw timer (~20 Hz), never one item per point and
-  never `plot()` in a loop. Events only append to a `RunSeries` (numpy buffers that
-  grow by doubling); `redraw()` pushes the runs whose data changed.
+  never `plot()` in a loop. Events only append to a `RunSeries` (app.training.series:
+  numpy buffers that grow by doubling); `redraw()` pushes the runs whose data changed.
 - Curves clip to the view and downsample by peaks, so 100 overlaid runs of 64k
   iterations stay interactive.
-- Smoothing is TensorBoard's bias-corrected exponential moving average, computed
-  incrementally (it is causal, so new points need only the last state), with the raw
-  curve faint underneath. Test error is measured every `eval_every` iterations and is
-  shown raw, as in the paper.
+- Smoothing (TensorBoard's debiased EMA, `SmoothedSeries`) is drawn over the raw
+  curve, which stays faint underneath; test error is shown raw, as in the paper.
+
+The data, the smoothing and the CSV export live in `app.training.series`; this module
+only draws. `PlotControls` is the bar above the plots (x axis, one plot, log y,
+smoothing, export), bound to a `TrainingPlots`.
 """
 
 from __future__ import annotations
 
-import csv
-import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QSlider,
+    QToolButton,
+    QWidget,
+)
 
 # isort: split
 import pyqtgraph as pg  # after PySide6, so pyqtgraph binds to it
 from pyqtgraph import exporters
 
+from resnet_studio.app.training.series import RunSeries, SmoothedSeries, write_csv
+from resnet_studio.gui import settings
 from resnet_studio.gui.widgets import plot_colors
 
 # Distinct on light and dark backgrounds (Tableau 10, the default of matplotlib).
@@ -39,115 +48,22 @@ RUN_COLORS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )  # fmt: skip
-CSV_COLUMNS = ("run", "model", "iteration", "epoch", "loss", "train_error", "val_error",
-               "test_error", "lr")  # fmt: skip
 RAW_ALPHA = 60  # the raw curve under a smoothed one: visible, not competing
 X_KEYS = {"iterations": "iteration", "epochs": "epoch"}
+EXPORT_FILTERS = "PNG image (*.png);;SVG image (*.svg);;CSV of the points (*.csv)"
 
 
-def smooth(values: Iterable[float], weight: float) -> np.ndarray:
-    """TensorBoard's smoothing: an EMA debiased by 1 - weight**n, n = finite points seen.
-
-    Without the debiasing the curve would start at 0 and creep up; dividing by
-    1 - w**n makes the first smoothed point equal the first value. Non-finite points
-    are passed through and do not enter the average (as in TensorBoard).
-    """
-    return _Smoother(weight).extend(np.asarray(list(values), dtype=float))
-
-
-class _Smoother:
-    """Incremental state of `smooth`: feed new points, get their smoothed values."""
-
-    def __init__(self, weight: float) -> None:
-        self.weight = float(weight)
-        self.last = 0.0
-        self.count = 0
-
-    def extend(self, values: np.ndarray) -> np.ndarray:
-        out = np.empty(len(values), dtype=float)
-        w, last, count = self.weight, self.last, self.count
-        for i, value in enumerate(values.tolist()):  # a plain loop: the state is serial
-            if not math.isfinite(value):
-                out[i] = value
-                continue
-            last = last * w + (1.0 - w) * value
-            count += 1
-            out[i] = last / (1.0 - w**count) if w > 0 else last
-        self.last, self.count = last, count
-        return out
-
-
-class _Column:
-    """A float column that grows by doubling, so appends are O(1) and views are free."""
-
-    def __init__(self) -> None:
-        self._data = np.empty(64, dtype=float)
-        self.size = 0
-
-    def append(self, value: Any) -> None:
-        if self.size == len(self._data):
-            self._data = np.resize(self._data, 2 * len(self._data))
-        self._data[self.size] = math.nan if value is None else float(value)
-        self.size += 1
-
-    def truncate(self, size: int) -> None:
-        self.size = min(self.size, size)
-
-    @property
-    def values(self) -> np.ndarray:
-        return self._data[: self.size]
-
-
-@dataclass
-class RunSeries:
-    """The points of one run, as plain arrays: training records and evaluations apart."""
-
-    name: str
-    model: str
-    records: list[dict[str, Any]] = field(default_factory=list)  # raw, for CSV
-    train: dict[str, _Column] = field(default_factory=dict)
-    evals: dict[str, _Column] = field(default_factory=dict)
-    version: int = 0  # bumped on every change; the plot redraws when it differs
-
-    def __post_init__(self) -> None:
-        self.train = {k: _Column() for k in ("iteration", "epoch", "loss", "train_error")}
-        self.evals = {k: _Column() for k in ("iteration", "epoch", "error")}
-
-    @property
-    def plain(self) -> bool:
-        return is_plain(self.model)
-
-    def add(self, record: Mapping[str, Any]) -> None:
-        """Append one metrics record (an event or a metrics.jsonl line)."""
-        self.records.append(dict(record))
-        if "train_error" in record or "loss" in record:
-            for key, column in self.train.items():
-                column.append(record.get(key))
-        error = record.get("test_error", record.get("val_error"))
-        if error is not None or "test_error" in record or "val_error" in record:
-            self.evals["iteration"].append(record.get("iteration"))
-            self.evals["epoch"].append(record.get("epoch"))
-            self.evals["error"].append(error)
-        self.version += 1
-
-    def extend(self, records: Iterable[Mapping[str, Any]]) -> None:
-        for record in records:
-            self.add(record)
-
-    def truncate_after(self, iteration: int) -> None:
-        """Forget points past `iteration` (a resumed run redoes them from its checkpoint)."""
-        self.records = [r for r in self.records if r.get("iteration", 0) <= iteration]
-        for columns in (self.train, self.evals):
-            its = columns["iteration"].values
-            keep = int(np.searchsorted(its, iteration, side="right"))
-            for column in columns.values():
-                column.truncate(keep)
-        self.version += 1
-
-
-def is_plain(model: str) -> bool:
-    """Plain nets (no shortcuts) go to Figure 6's left plot, ResNets to the middle one."""
-    return "plain" in model.lower()
+def ask_export_path(parent: QWidget | None, suffix: str | None = None) -> Path | None:
+    """File > Export Plot…'s dialog, in the last export folder; a name typed without a
+    suffix gets the chosen filter's. None when cancelled."""
+    start = str(Path(settings.last_folder("export")) / f"training{suffix or '.png'}")
+    path, chosen = QFileDialog.getSaveFileName(parent, "Export plot", start, EXPORT_FILTERS)
+    if not path:
+        return None
+    if not Path(path).suffix:
+        path += ".svg" if "SVG" in chosen else ".csv" if "CSV" in chosen else ".png"
+    settings.remember_folder("export", Path(path))
+    return Path(path)
 
 
 class _RunCurves:
@@ -157,11 +73,8 @@ class _RunCurves:
         self.series = series
         self.color = QColor(color)
         self.drawn_version = -1
-        self.smoothing = None
-        self.train_smoother: _Smoother | None = None
-        self.loss_smoother: _Smoother | None = None
-        self.train_smooth = _Column()
-        self.loss_smooth = _Column()
+        self.smoothing: float | None = None
+        self.smoothed = SmoothedSeries(series)
         faint = QColor(color)
         faint.setAlpha(RAW_ALPHA)
         dashed = pg.mkPen(color, width=1.6, style=Qt.PenStyle.DashLine)
@@ -190,33 +103,18 @@ class _RunCurves:
         series = self.series
         if not force and series.version == self.drawn_version and smoothing == self.smoothing:
             return False
-        self._update_smoothed(smoothing)
+        smoothed = self.smoothed.update(smoothing)
+        self.smoothing = smoothing
         x = series.train[x_key].values
         self.train_raw.setData(x, 100 * series.train["train_error"].values)
         self.loss_raw.setData(x, series.train["loss"].values)
-        self.train.setData(x, 100 * self.train_smooth.values)
-        self.loss.setData(x, self.loss_smooth.values)
+        self.train.setData(x, 100 * smoothed["train_error"])
+        self.loss.setData(x, smoothed["loss"])
         self.train_raw.setVisible(smoothing > 0)
         self.loss_raw.setVisible(smoothing > 0)
         self.test.setData(series.evals[x_key].values, 100 * series.evals["error"].values)
         self.drawn_version = series.version
         return True
-
-    def _update_smoothed(self, smoothing: float) -> None:
-        """Extend the smoothed columns by the new points; restart on a new weight or
-        after a truncation (a resumed run)."""
-        n = self.series.train["loss"].size
-        if smoothing != self.smoothing or self.train_smooth.size > n:
-            self.smoothing = smoothing
-            self.train_smoother, self.loss_smoother = _Smoother(smoothing), _Smoother(smoothing)
-            self.train_smooth, self.loss_smooth = _Column(), _Column()
-        start = self.train_smooth.size
-        for raw, smoother, out in (
-            (self.series.train["train_error"], self.train_smoother, self.train_smooth),
-            (self.series.train["loss"], self.loss_smoother, self.loss_smooth),
-        ):
-            for value in smoother.extend(raw.values[start:n]).tolist():
-                out.append(value)
 
 
 def _curve(pen, name: str | None = None) -> pg.PlotDataItem:
@@ -347,11 +245,6 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
         for item in curves.loss_items:
             self.loss_plot.removeItem(item)
 
-    def clear_runs(self) -> None:
-        for name in list(self._curves):
-            self.remove_run(name)
-        self._next_color = 0
-
     def _error_plot_for(self, series: RunSeries) -> pg.PlotItem:
         return self.plain_plot if self.overlay or series.plain else self.resnet_plot
 
@@ -401,6 +294,15 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
             item.setLogMode(False, self.log_y)
 
     # ------------------------------------------------------------------ export
+    def export(self, path: str | Path) -> str:
+        """Write the plot (PNG, SVG) or its points (CSV) by the suffix of `path`;
+        returns what was written, for the status line (OSError if it could not)."""
+        path = Path(path)
+        if path.suffix.lower() == ".csv":
+            return f"Wrote {self.export_csv(path):,} points to {path}"
+        self.export_image(path)
+        return f"Saved the plot to {path}"
+
     def export_image(self, path: str | Path) -> None:
         """PNG at twice the widget's size (crisp in documents), or SVG by suffix."""
         path = Path(path)
@@ -436,15 +338,60 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
         return write_csv(path, [self._curves[n].series for n in (names or self._curves)])
 
 
-def write_csv(path: str | Path, runs: Iterable[RunSeries]) -> int:
-    """One row per metrics record: the same numbers as metrics.jsonl, errors as fractions."""
-    rows = 0
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(CSV_COLUMNS)
-        for series in runs:
-            for record in series.records:
-                values = {"run": series.name, "model": series.model, **record}
-                writer.writerow(["" if values.get(c) is None else values.get(c) for c in CSV_COLUMNS])
-                rows += 1
-    return rows
+
+class PlotControls(QWidget):
+    """The bar above the plots: x axis, one plot or two, log y, smoothing, export.
+    The view options go straight to `plots`; `export_requested(suffix)` asks the
+    panel to export (it owns the file dialog and the messages)."""
+
+    export_requested = Signal(str)
+
+    def __init__(self, plots: TrainingPlots, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.plots = plots
+        self.x_combo = QComboBox()
+        self.x_combo.addItems(list(X_KEYS))
+        self.x_combo.currentTextChanged.connect(plots.set_x_axis)
+        self.overlay_check = QCheckBox("One plot")
+        self.overlay_check.setToolTip("Overlay plain and residual nets in one plot instead of "
+                                      "Figure 6's two side by side")  # fmt: skip
+        self.overlay_check.toggled.connect(plots.set_overlay)
+        self.log_check = QCheckBox("Log y")
+        self.log_check.toggled.connect(plots.set_log_y)
+        self.smooth_slider = QSlider(Qt.Orientation.Horizontal)
+        self.smooth_slider.setRange(0, 99)
+        self.smooth_slider.setValue(int(round(plots.smoothing * 100)))
+        self.smooth_slider.setMaximumWidth(140)
+        self.smooth_slider.setToolTip("TensorBoard's smoothing: a debiased exponential moving "
+                                      "average; the raw curve stays faint underneath")  # fmt: skip
+        self.smooth_label = QLabel()
+        self.smooth_slider.valueChanged.connect(self._on_smooth_slider_changed)
+        self._on_smooth_slider_changed(self.smooth_slider.value())
+        export = QToolButton()
+        export.setText("Export")
+        export.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(export)
+        for label, suffix in (("PNG image…", ".png"), ("SVG image…", ".svg"),
+                              ("CSV of the points…", ".csv")):  # fmt: skip
+            menu.addAction(label, lambda suffix=suffix: self.export_requested.emit(suffix))
+        export.setMenu(menu)
+        legend = QLabel("dashed: training error   solid: test error")
+        legend.setToolTip("As in the paper's Figure 6")
+        bar = QHBoxLayout(self)
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(QLabel("x:"))
+        bar.addWidget(self.x_combo)
+        bar.addWidget(self.overlay_check)
+        bar.addWidget(self.log_check)
+        bar.addSpacing(8)
+        bar.addWidget(QLabel("Smoothing"))
+        bar.addWidget(self.smooth_slider)
+        bar.addWidget(self.smooth_label)
+        bar.addStretch(1)
+        bar.addWidget(legend)
+        bar.addWidget(export)
+
+    @Slot(int)
+    def _on_smooth_slider_changed(self, value: int) -> None:
+        self.smooth_label.setText(f"{value / 100:.2f}")
+        self.plots.set_smoothing(value / 100)

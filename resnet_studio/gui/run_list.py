@@ -35,13 +35,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from resnet_studio.app.training.session import LiveRun
+from resnet_studio.core.catalog import FAILED_STATUSES, RESUMABLE_STATUSES, STALE
 from resnet_studio.gui.widgets import status_color
 
 COLUMNS = ("Run", "Status", "Progress", "Images/s", "ETA", "Test error", "Created", "Folder")
 RUN, STATUS, PROGRESS, SPEED, ETA, TEST, CREATED, FOLDER = range(len(COLUMNS))
 NAME_ROLE = Qt.ItemDataRole.UserRole
 FRACTION_ROLE = Qt.ItemDataRole.UserRole + 1
-RESUMABLE = ("cancelled", "failed", "stale")  # resume continues from the last checkpoint
 
 
 def format_eta(seconds: float | None) -> str:
@@ -204,7 +205,7 @@ class RunsTable(QWidget):
         self._on_table_selection_changed()
 
     def _fill_row(self, row: int, summary: Any, checked: bool, color: QColor | None) -> None:
-        status = "stale" if summary.stale else summary.status
+        status = STALE if summary.stale else summary.status
         self._status[summary.name] = status
         first = QTableWidgetItem(summary.model or "?")
         first.setData(NAME_ROLE, summary.name)
@@ -232,10 +233,10 @@ class RunsTable(QWidget):
 
     def _set_status_cell(self, row: int, status: str, reason: str = "") -> None:
         item = self.table.item(row, STATUS)
-        labels = {"stale": "stale (not running)", "running": "running"}
+        labels = {STALE: "stale (not running)", "running": "running"}
         item.setText(labels.get(status, status) + (f": {reason}" if reason and status != "finished" else ""))
         item.setToolTip(reason or status)
-        kind = {"failed": "error", "diverged": "error", "finished": "ok"}.get(status)
+        kind = "error" if status in FAILED_STATUSES else "ok" if status == "finished" else None
         item.setForeground(status_color(kind) if kind else self.palette().text())
 
     def set_color(self, name: str, color: QColor | None) -> None:
@@ -260,35 +261,32 @@ class RunsTable(QWidget):
         finally:
             self._updating = False
 
-    def set_live(self, name: str, *, status: str, reason: str = "", iteration: int = 0,
-                 total: int = 0, images_per_s: float | None = None,
-                 eta_s: float | None = None) -> None:  # fmt: skip
-        """Update a running row (called from the panel's redraw timer, not per event)."""
+    def set_live(self, name: str, live: LiveRun) -> None:
+        """Update a row of the current job (from the panel's redraw timer, not per event)."""
         row = self._rows.get(name)
         if row is None:
             return
+        running = live.status == "running"
         self._updating = True
         try:
-            if status == "running":
+            if running:
                 self._live.add(name)
             else:
                 self._live.discard(name)
-            self._status[name] = status
-            self._set_status_cell(row, status, reason)
+            self._status[name] = live.status
+            self._set_status_cell(row, live.status, live.reason)
             progress = self.table.item(row, PROGRESS)
-            progress.setText(f"{iteration:,} / {total:,}" if total else "")
-            progress.setData(FRACTION_ROLE, iteration / total if total else None)
-            speed = f"{images_per_s:,.0f}" if images_per_s else ""
-            self.table.item(row, SPEED).setText(speed if status == "running" else "")
-            self.table.item(row, ETA).setText(format_eta(eta_s) if status == "running" else "")
+            total = live.total
+            progress.setText(f"{live.iteration:,} / {total:,}" if total else "")
+            progress.setData(FRACTION_ROLE, live.iteration / total if total else None)
+            speed = f"{live.images_per_s:,.0f}" if live.images_per_s else ""
+            self.table.item(row, SPEED).setText(speed if running else "")
+            self.table.item(row, ETA).setText(format_eta(live.eta_s) if running else "")
+            if live.test_error is not None:
+                self.table.item(row, TEST).setText(_percent(live.test_error))
         finally:
             self._updating = False
         self._on_table_selection_changed()
-
-    def set_test_error(self, name: str, error: float | None) -> None:
-        row = self._rows.get(name)
-        if row is not None and error is not None:
-            self.table.item(row, TEST).setText(_percent(error))  # not column RUN: no signal work
 
     def set_busy(self, busy: bool) -> None:
         """While a job trains, resume and delete wait (one device, one writer per run)."""
@@ -316,7 +314,7 @@ class RunsTable(QWidget):
         names = self.selected_names()
         busy = self._busy
         self.resume_button.setEnabled(
-            bool(names) and not busy and all(self._status.get(n) in RESUMABLE for n in names)
+            bool(names) and not busy and all(self._status.get(n) in RESUMABLE_STATUSES for n in names)
         )
         self.delete_button.setEnabled(bool(names) and not busy and not (set(names) & self._live))
 

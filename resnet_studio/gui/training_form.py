@@ -4,6 +4,7 @@ The recipe form is generated from `Recipe`'s fields and converts text with core'
 `parse_field`, the very function behind the CLI's flags, so the GUI accepts what the
 CLI accepts (`32000,48000`, `1e-4`, `none`) and a new field needs one line here.
 Choosing a recipe fills the form with its values; edits become overrides.
+`JobBar` is the Start / Pause / Stop row and the status line below the form.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -212,7 +214,7 @@ class TrainingForm(QWidget):
             dataset=self.dataset_spec(),
             data_root=self._data_root(),
             download=self.download_check.isChecked(),
-            device=self.device_combo.currentText(),
+            device=self.device(),
             amp=None if amp == Qt.CheckState.PartiallyChecked else amp == Qt.CheckState.Checked,
             compile=self.compile_check.isChecked(),
         )
@@ -224,12 +226,10 @@ class TrainingForm(QWidget):
         for name, edit in self._edits.items():
             edit.setText(_text(getattr(recipe, name)))
 
-    def set_field(self, name: str, value: object) -> None:
-        """Set one recipe field's text (tests, the demo)."""
-        self._edits[name].setText(_text(value))
-
-    def field_text(self, name: str) -> str:
-        return self._edits[name].text()
+    def device(self) -> str:
+        """The device chosen under Hardware ("auto", "cpu" or "cuda"); resumed runs
+        train on it too."""
+        return self.device_combo.currentText()
 
     def dataset_spec(self) -> str:
         kind = self.dataset_combo.currentData()
@@ -316,3 +316,63 @@ class TrainingForm(QWidget):
         """The settings belong to the next start; lock them while one trains."""
         for box in self.findChildren(QGroupBox):
             box.setEnabled(not running)
+
+
+class JobBar(QWidget):
+    """Start / Pause / Stop and the status line under the settings. Signals:
+    `start_clicked()`, `pause_toggled(paused)`, `stop_clicked()`; the panel runs the
+    job and calls `set_running` and `show_message`."""
+
+    start_clicked = Signal()
+    pause_toggled = Signal(bool)
+    stop_clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.start_button = QPushButton("Start")
+        self.start_button.setToolTip("Train the listed nets side by side on the same batches")
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setCheckable(True)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop after the current step; runs keep a checkpoint and "
+                                    "can be resumed from the runs table")  # fmt: skip
+        self.start_button.clicked.connect(self.start_clicked)
+        self.pause_button.toggled.connect(self._on_pause_button_toggled)
+        self.stop_button.clicked.connect(self.stop_clicked)
+        self.message_label = QLabel("Ready")
+        self.message_label.setWordWrap(True)
+        buttons = QHBoxLayout()
+        for button in (self.start_button, self.pause_button, self.stop_button):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(buttons)
+        layout.addWidget(self.message_label)
+        self.set_running(False)
+
+    def set_running(self, running: bool) -> None:
+        """Start while idle, Pause and Stop while a job trains (a job's end un-pauses)."""
+        if not running:
+            self.pause_button.setChecked(False)
+        self.start_button.setEnabled(not running)
+        self.pause_button.setEnabled(running)
+        self.stop_button.setEnabled(running)
+
+    def set_paused(self, paused: bool) -> None:
+        self.pause_button.setChecked(paused)
+
+    def show_message(self, text: str, kind: str = "", details: str = "") -> None:
+        """The status line; `kind` "ok" or "error" colours it, `details` (a traceback)
+        is its tooltip."""
+        self.message_label.setText(text)
+        self.message_label.setToolTip(details)
+        color = status_color(kind).name() if kind else ""
+        self.message_label.setStyleSheet(f"color: {color}" if color else "")
+
+    def message(self) -> str:
+        return self.message_label.text()
+
+    @Slot(bool)
+    def _on_pause_button_toggled(self, paused: bool) -> None:
+        self.pause_button.setText("Resume" if paused else "Pause")
+        self.pause_toggled.emit(paused)

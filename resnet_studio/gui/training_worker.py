@@ -4,13 +4,14 @@ QThread of its own, events as a signal.
 `core.training_process.run_in_process` starts the engine in a child process (why a
 process and not this thread: see that module; in short the GIL and OpenMP made the
 window stutter and the training slower) and blocks until every run has ended,
-calling `on_event(dict)` in the worker thread for each event the child sends.
-`TrainingWorker` relays each event dict to the GUI thread (`event_received`, a
-queued connection via `Worker.progressed`); the panel only appends it to plain
-arrays, and a timer redraws. Stop is the engine's own cooperative
-`TrainControl.stop()`, forwarded to the child: the current step finishes, each run
-writes its checkpoint and a "cancelled" status, and the job returns normally, so the
-"ended" events still reach the panel. Quitting the app goes through
+calling `on_event(event)` in the worker thread for each typed event the child sends
+(`core.training_events`, rebuilt from the pipe's JSON). `TrainingWorker` relays each
+to the GUI thread (`event_received`, a queued connection via `Worker.progressed`);
+the panel hands it to its `TrainingSession`, which only appends to plain arrays, and
+a timer redraws. Stop is the engine's own cooperative `TrainControl.stop()`,
+forwarded to the child: the current step finishes, each run writes its checkpoint
+and a "cancelled" status, and the job returns normally, so the runs' ending events
+still reach the panel. Quitting the app goes through
 `Worker.cancel()` (`workers.stop_all`), which also stops the engine, so the thread
 ends and can be joined. If the child dies (killed, out of memory), the job fails
 with a message saying so, and the runs keep their last checkpoints.
@@ -23,6 +24,7 @@ from typing import Any
 
 from PySide6.QtCore import Signal, Slot
 
+from resnet_studio.core.training_events import TrainingEvent
 from resnet_studio.gui.workers import Worker
 
 
@@ -39,7 +41,7 @@ def _train_job(
     "resume" (targets: run names, overrides)."""
     from resnet_studio.core.training_process import run_in_process
 
-    def on_event(event: dict[str, Any]) -> None:
+    def on_event(event: TrainingEvent) -> None:
         job._emit((event,))  # not job.progress(): that would raise on quit mid-step
 
     return run_in_process(kind, list(targets), recipe=recipe, overrides=overrides,
@@ -48,10 +50,10 @@ def _train_job(
 
 class TrainingWorker(Worker):
     """One comparison (or one resume) in a thread. Signals, in the GUI thread:
-    `event_received(dict)` per engine event; `finished(list[RunResult])`,
+    `event_received(TrainingEvent)` per engine event; `finished(list[RunResult])`,
     `failed(exc)` or `cancelled()` when the thread has been joined."""
 
-    event_received = Signal(dict)
+    event_received = Signal(object)  # a core.training_events.TrainingEvent
 
     def __init__(
         self,

@@ -119,3 +119,42 @@ def test_python_m_is_safe_to_reimport_in_a_spawned_process(monkeypatch):
     with pytest.raises(SystemExit):
         runpy.run_module("resnet_studio.__main__", run_name="__main__")
     assert len(calls) == 1
+
+
+def test_train_json_prints_one_typed_event_per_line(capsys, tmp_path):
+    from resnet_studio.core import training_events as ev
+
+    code, out, _ = run(capsys, "train", "--model", "cifar-resnet8", "--image-size", "8",
+                       "--batch-size", "32", "--val-size", "128", "--iters", "4",
+                       "--log-every", "2", "--eval-every", "4", "--runs-dir", str(tmp_path),
+                       "--json")  # fmt: skip
+    assert code == 0
+    events = [ev.event_from_json(json.loads(line)) for line in out.splitlines()]
+    runs = [e for e in events if not isinstance(e, ev.Loading)]
+    assert isinstance(runs[0], ev.RunStarted) and runs[0].model == "cifar-resnet8"
+    assert [e.iteration for e in runs if isinstance(e, ev.Progressed)] == [2, 4]
+    [evaluated] = [e for e in runs if isinstance(e, ev.Evaluated)]
+    assert evaluated.iteration == 4 and evaluated.test_error is not None
+    assert isinstance(runs[-1], ev.RunFinished) and runs[-1].iteration == 4
+
+
+def test_the_progress_printer_shows_windows_evaluations_and_endings():
+    import io
+
+    from resnet_studio.cli_training import ProgressPrinter
+    from resnet_studio.core import training_events as ev
+
+    stream = io.StringIO()  # not a terminal: whole lines, no redrawing
+    printer = ProgressPrinter(stream, interval_s=0.0)
+    printer(ev.Loading("synthetic", 1, 2))
+    printer(ev.RunStarted(run="r1", model="cifar-resnet8", path=None, total_iterations=4,
+                          iteration=0, batches_per_epoch=2))  # fmt: skip
+    printer(ev.Progressed(run="r1", iteration=4, epoch=2.0, loss=2.25, train_error=0.5, lr=0.1,
+                          images_per_s=100.0, wall_time=1.0, eta_s=0.0, total_iterations=4))  # fmt: skip
+    printer(ev.Evaluated(run="r1", iteration=4, epoch=2.0, val_error=0.25, test_error=0.125))
+    printer(ev.RunDiverged(run="r1", iteration=4, reason="try a lower --lr"))
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "cifar-resnet8          starting at iteration 0"
+    assert "4/4  loss 2.250" in lines[1] and "test" not in lines[1]
+    assert "val 25.00%  test 12.50%" in lines[2]
+    assert lines[3].endswith("[diverged: try a lower --lr]") and "test 12.50%" in lines[3]

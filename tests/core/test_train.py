@@ -19,6 +19,13 @@ from resnet_studio.core.models import create_model
 from resnet_studio.core.recipes import get_recipe
 from resnet_studio.core.runs import list_runs, open_run
 from resnet_studio.core.train import TrainControl, resume, train
+from resnet_studio.core.training_events import (
+    Checkpointed,
+    Evaluated,
+    Progressed,
+    RunFinished,
+    RunStarted,
+)
 
 # A tiny but real setting: the 8-layer CIFAR net (n=1) on 8-px synthetic images.
 TINY = dict(image_size=8, batch_size=32, val_size=256, iterations=40, milestones=(30,),
@@ -59,8 +66,30 @@ def test_a_comparison_trains_every_net_on_the_same_batches(tmp_path):
     runs = {s.model: s for s in list_runs(tmp_path)}
     assert set(runs) == {"cifar-resnet8", "cifar-plain8"}
     # interleaved: the two runs' records alternate rather than one finishing first
-    order = [e["run"] for e in events if e["event"] == "metrics"]
+    order = [e.run for e in events if isinstance(e, Progressed)]
     assert order[:2] == [results[0].name, results[1].name]
+
+
+def test_a_run_reports_typed_events_that_match_its_metrics_file(tmp_path):
+    events = []
+    [result] = train(["cifar-resnet8"], tiny_recipe(iterations=20), runs_dir=tmp_path,
+                     on_event=events.append)  # fmt: skip
+    records = open_run(result.name, tmp_path).read_metrics()
+    runs = [e for e in events if hasattr(e, "run")]
+    assert isinstance(runs[0], RunStarted) and runs[0].iteration == 0 and runs[0].total_iterations == 20
+    assert isinstance(runs[-1], RunFinished) and runs[-1].iteration == 20
+    windows = [e for e in events if isinstance(e, Progressed)]
+    assert [w.record() for w in windows] == [
+        {k: v for k, v in r.items() if k not in ("val_error", "test_error")} for r in records]
+    evaluations = [e for e in events if isinstance(e, Evaluated)]
+    assert [(e.iteration, e.val_error, e.test_error) for e in evaluations] == [
+        (r["iteration"], r["val_error"], r["test_error"]) for r in records if "test_error" in r]
+    # each evaluation comes right after the window it was measured at
+    for evaluation in evaluations:
+        before = events[events.index(evaluation) - 1]
+        assert isinstance(before, Progressed) and before.iteration == evaluation.iteration
+    assert [e.iteration for e in events if isinstance(e, Checkpointed)] == [10, 20]
+    assert result.last == records[-1]
 
 
 def test_nan_loss_stops_the_run_as_diverged_at_that_iteration(tmp_path, monkeypatch):
@@ -84,7 +113,7 @@ def test_stop_leaves_a_cancelled_run_with_a_loadable_checkpoint(tmp_path):
     control = TrainControl()
 
     def stop_after_iteration_15(event):
-        if event["event"] == "metrics" and event["iteration"] >= 15:
+        if isinstance(event, Progressed) and event.iteration >= 15:
             control.stop()
 
     [result] = train(["cifar-resnet8"], tiny_recipe(), runs_dir=tmp_path,
@@ -120,7 +149,7 @@ def test_kill_9_then_resume_continues_with_intact_metrics(tmp_path):
     try:
         for line in process.stdout:  # kill it mid-way, between checkpoints
             event = json.loads(line)
-            if event["event"] == "metrics" and event["iteration"] >= 35:
+            if event["event"] == "progressed" and event["iteration"] >= 35:
                 process.send_signal(signal.SIGKILL)
                 break
     finally:

@@ -12,6 +12,7 @@ from resnet_studio.core.errors import StudioError
 from resnet_studio.core.recipes import get_recipe
 from resnet_studio.core.runs import list_runs, open_run
 from resnet_studio.core.train import ModelChoice, TrainControl, train
+from resnet_studio.core.training_events import Checkpointed, Evaluated, Progressed, RunEnded
 from resnet_studio.core.training_process import TrainingProcess, run_in_process
 from tests.core.test_train import TINY, comparable
 
@@ -37,17 +38,21 @@ def test_a_run_in_a_process_equals_the_same_run_in_process(tmp_path):
         assert mine.keys() == theirs.keys()
         for key in mine:
             assert mine[key] == pytest.approx(theirs[key], rel=1e-4, abs=1e-6), (mine, key)
-    # the events relayed are the engine's: every metrics record, then "ended"
-    metrics = [e for e in events if e["event"] == "metrics"]
-    assert [e["iteration"] for e in metrics] == [r["iteration"] for r in child]
-    assert events[-1]["event"] == "ended" and events[-1]["status"] == "finished"
+    # the events relayed are the engine's, typed again: a window per metrics record,
+    # the evaluations, then the run's ending
+    windows = [e for e in events if isinstance(e, Progressed)]
+    assert [e.iteration for e in windows] == [r["iteration"] for r in child]
+    assert [e.loss for e in windows] == [r["loss"] for r in child]
+    evaluations = [e for e in events if isinstance(e, Evaluated)]
+    assert [e.test_error for e in evaluations] == [r["test_error"] for r in child if "test_error" in r]
+    assert isinstance(events[-1], RunEnded) and events[-1].status == "finished"
 
 
 def test_stop_from_the_parent_leaves_a_cancelled_run_that_resumes(tmp_path):
     control = TrainControl()
 
     def stop_at_15(event):
-        if event["event"] == "metrics" and event["iteration"] >= 15:
+        if isinstance(event, Progressed) and event.iteration >= 15:
             control.stop()
 
     [result] = run_in_process("train", ["cifar-resnet8"], recipe=tiny_recipe(),
@@ -76,7 +81,7 @@ def test_a_killed_child_is_a_message_and_its_run_keeps_its_checkpoint(tmp_path):
     process.start()
 
     def kill_after_a_checkpoint(event):
-        if event["event"] == "checkpoint":
+        if isinstance(event, Checkpointed):
             os.kill(process.pid, signal.SIGKILL)
 
     try:
@@ -98,7 +103,7 @@ def test_a_child_whose_parent_is_gone_saves_and_stops(tmp_path):
     child = process._process
 
     def hang_up_at_the_first_metrics(event):
-        if event["event"] == "metrics":
+        if isinstance(event, Progressed):
             raise ConnectionAbortedError
 
     with pytest.raises(ConnectionAbortedError):

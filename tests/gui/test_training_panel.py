@@ -1,19 +1,21 @@
-"""The Training panel: a tiny comparison end to end, stop, quitting mid-run, the
-runs table, smoothing and export. Nets are the 8-layer CIFAR pair on 8-px synthetic
-images for a few iterations, so the whole file stays within seconds of CPU time."""
+"""The Training panel's bindings: a tiny comparison end to end, stop, quitting
+mid-run, the runs table, the plot bar and export. Nets are the 8-layer CIFAR pair on
+8-px synthetic images for a few iterations, so the whole file stays within seconds
+of CPU time. The bookkeeping itself (series, smoothing, CSV, the session's dispatch)
+is tested without Qt in tests/app/test_training_*.py."""
 
 from __future__ import annotations
-
-import csv
-import math
 
 import numpy as np
 import pytest
 
+from resnet_studio.app.model import ModelState
+from resnet_studio.app.training.series import RunSeries
+from resnet_studio.core.catalog import ModelChoice
 from resnet_studio.core.recipes import get_recipe
 from resnet_studio.core.runs import list_runs, open_run
 from resnet_studio.gui import training_panel as panel_module
-from resnet_studio.gui.plots import RunSeries, smooth, write_csv
+from resnet_studio.gui.panel import Panel, PanelContext
 
 pytestmark = pytest.mark.gui
 
@@ -35,9 +37,20 @@ def runs_dir(tmp_path, monkeypatch):
     return folder
 
 
+def make_panel(runs_dir, model=None):
+    return panel_module.TrainingPanel(PanelContext(model or ModelState()), runs_dir=runs_dir)
+
+
+def started(panel):
+    """The engine has reported a first training point for a run of the job."""
+    session = panel.session
+    return any(session.series[name].train["loss"].size >= 1
+               for name in session.live if name in session.series)  # fmt: skip
+
+
 @pytest.fixture
 def training(qtbot, runs_dir):
-    panel = panel_module.TrainingPanel(runs_dir=runs_dir)
+    panel = make_panel(runs_dir)
     qtbot.addWidget(panel)
     yield panel
     panel.shutdown()
@@ -71,16 +84,16 @@ def test_a_comparison_draws_what_the_store_holds(qtbot, training, runs_dir):
     assert plain.color != resnet.color
     assert set(training.runs.checked_names()) == {r.name for r in results}
     assert training.runs.status_of(results[0].name) == "finished"
+    assert {training.session.live[r.name].status for r in results} == {"finished"}
+    assert training.job_bar.start_button.isEnabled()
+    assert not training.job_bar.stop_button.isEnabled()
 
 
 def test_stop_leaves_a_cancelled_run_with_a_checkpoint(qtbot, training, runs_dir):
-    def stop_once_started():
-        return any(s.train["loss"].size >= 1 for s in map(training.series, training._live))
-
     with qtbot.waitSignal(training.training_ended, timeout=TIMEOUT_MS) as ended:
         training.start(PAIR[1:], tiny_recipe(iterations=400, checkpoint_every=400))
-        qtbot.waitUntil(stop_once_started, timeout=TIMEOUT_MS)
-        training.stop()
+        qtbot.waitUntil(lambda: started(training), timeout=TIMEOUT_MS)
+        training.job_bar.stop_button.click()
     [result] = ended.args[0]
     assert result.status == "cancelled" and result.iterations < 400
     run = open_run(result.name, runs_dir)
@@ -97,17 +110,15 @@ def test_a_killed_training_process_is_a_message_not_a_crash(qtbot, training, run
     import os
     import signal
 
-    def started():
-        return any(s.train["loss"].size >= 1 for s in map(training.series, training._live))
-
     with qtbot.waitSignal(training.training_ended, timeout=TIMEOUT_MS):
         training.start(PAIR[1:], tiny_recipe(iterations=100_000, checkpoint_every=2))
-        qtbot.waitUntil(started, timeout=TIMEOUT_MS)
+        qtbot.waitUntil(lambda: started(training), timeout=TIMEOUT_MS)
         [child] = multiprocessing.active_children()
         os.kill(child.pid, signal.SIGKILL)
-    message = training.message_label.text()
+    message = training.job_bar.message()
     assert "killed by SIGKILL" in message and "resume" in message
-    assert not training.is_running() and training.start_button.isEnabled()
+    assert not training.is_running() and training.job_bar.start_button.isEnabled()
+    assert all(live.status == "failed" for live in training.session.live.values())
     [summary] = list_runs(runs_dir)
     assert summary.stale  # killed mid-run: the list offers to resume it
     training.refresh_runs()
@@ -147,12 +158,12 @@ def test_closing_the_window_while_training_joins_the_thread(qtbot, runs_dir, mon
 def test_runs_table_overlays_and_deletes_past_runs(qtbot, training, runs_dir, monkeypatch):
     results = finish(qtbot, training, tiny_recipe(iterations=4, eval_every=4), models=PAIR[1:])
     name = results[0].name
-    other = panel_module.TrainingPanel(runs_dir=runs_dir)  # "after a restart"
+    other = make_panel(runs_dir)  # "after a restart"
     qtbot.addWidget(other)
     assert other.runs.names() == [name] and other.plots.run_names() == []
     other.runs.table.item(0, 0).setCheckState(panel_module.Qt.CheckState.Checked)
     assert other.plots.run_names() == [name]
-    assert other.series(name).train["loss"].size == len(
+    assert other.session.series[name].train["loss"].size == len(
         [r for r in open_run(name, runs_dir).read_metrics() if "loss" in r])
     monkeypatch.setattr(panel_module, "ask", lambda *a: False)
     other.runs.select([name])
@@ -164,32 +175,6 @@ def test_runs_table_overlays_and_deletes_past_runs(qtbot, training, runs_dir, mo
     other.shutdown()
 
 
-def test_smoothing_is_tensorboards_debiased_ema():
-    w, values = 0.6, [1.0, 3.0, 2.0, math.nan, 4.0]
-    # by hand: ema_n = w*ema_(n-1) + (1-w)*v_n from 0, divided by 1 - w**n
-    e1 = 0.4 * 1.0
-    e2 = 0.6 * e1 + 0.4 * 3.0
-    e3 = 0.6 * e2 + 0.4 * 2.0
-    e4 = 0.6 * e3 + 0.4 * 4.0
-    expected = [e1 / 0.4, e2 / (1 - 0.36), e3 / (1 - 0.216), math.nan, e4 / (1 - 0.6**4)]
-    assert np.allclose(smooth(values, w), expected, equal_nan=True)
-    assert smooth(values, w)[0] == 1.0  # debiased: starts at the first value
-    assert np.allclose(smooth(values, 0.0), values, equal_nan=True)
-
-
-def test_csv_export_writes_the_raw_points(tmp_path):
-    series = RunSeries("run-a", "cifar-resnet8")
-    series.extend([{"iteration": 2, "epoch": 0.1, "loss": 2.3, "train_error": 0.9, "lr": 0.1},
-                   {"iteration": 4, "epoch": 0.2, "loss": 2.1, "train_error": 0.8, "lr": 0.1,
-                    "val_error": 0.85, "test_error": 0.86}])  # fmt: skip
-    path = tmp_path / "points.csv"
-    assert write_csv(path, [series]) == 2
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    assert rows[0]["run"] == "run-a" and rows[0]["iteration"] == "2" and rows[0]["test_error"] == ""
-    assert float(rows[1]["test_error"]) == 0.86 and float(rows[1]["loss"]) == 2.1
-
-
 def test_panel_exports_png_svg_and_csv(qtbot, training, tmp_path):
     series = RunSeries("run-a", "cifar-plain8")
     series.extend({"iteration": i, "epoch": i / 10, "loss": 2.0 / i, "train_error": 0.5 / i}
@@ -197,10 +182,23 @@ def test_panel_exports_png_svg_and_csv(qtbot, training, tmp_path):
     training.plots.add_run(series)
     training.plots.set_log_y(True)
     training.plots.set_overlay(True)
-    training.smooth_slider.setValue(90)
+    training.controls.smooth_slider.setValue(90)
+    assert training.plots.smoothing == 0.9
     for suffix in (".png", ".svg", ".csv"):
         path = tmp_path / f"plot{suffix}"
         training.export_to(path)
         assert path.stat().st_size > 0, suffix
     assert (tmp_path / "plot.png").read_bytes()[:4] == b"\x89PNG"
     assert len((tmp_path / "plot.csv").read_text().splitlines()) == 50
+
+
+def test_the_panel_is_a_panel_and_follows_the_model_state(qtbot, runs_dir):
+    model = ModelState()
+    panel = make_panel(runs_dir, model)
+    qtbot.addWidget(panel)
+    assert isinstance(panel, Panel) and panel.TITLE == "Training" and panel.is_ready()
+    model.set_choice(ModelChoice("cifar-resnet20"))
+    panel.form.add_current_requested.emit()  # the form's "Add current" button
+    assert panel.form.models()[-1] == "cifar-resnet20"
+    panel.apply_palette()
+    panel.shutdown()

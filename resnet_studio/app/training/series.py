@@ -1,0 +1,187 @@
+"""The points of a run as plain arrays, TensorBoard's smoothing, and CSV export.
+
+A run's curve grows by one point per log window for hours, and 100 overlaid runs of
+64k iterations must stay interactive, so points go into numpy columns that grow by
+doubling (`Column`): appends are O(1) and the plot reads views, never copies.
+
+Smoothing is TensorBoard's bias-corrected exponential moving average. It is causal,
+so new points need only the last state (`Smoother`), and `SmoothedSeries` keeps the
+smoothed training curves of one run up to date incrementally. Test error is measured
+every `eval_every` iterations and stays raw, as in the paper.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from resnet_studio.core.catalog import is_plain
+
+CSV_COLUMNS = ("run", "model", "iteration", "epoch", "loss", "train_error", "val_error",
+               "test_error", "lr")  # fmt: skip
+
+
+def smooth(values: Iterable[float], weight: float) -> np.ndarray:
+    """TensorBoard's smoothing: an EMA debiased by 1 - weight**n, n = finite points seen.
+
+    Without the debiasing the curve would start at 0 and creep up; dividing by
+    1 - w**n makes the first smoothed point equal the first value. Non-finite points
+    are passed through and do not enter the average (as in TensorBoard).
+    """
+    return Smoother(weight).extend(np.asarray(list(values), dtype=float))
+
+
+class Smoother:
+    """Incremental state of `smooth`: feed new points, get their smoothed values."""
+
+    def __init__(self, weight: float) -> None:
+        self.weight = float(weight)
+        self.last = 0.0
+        self.count = 0
+
+    def extend(self, values: np.ndarray) -> np.ndarray:
+        out = np.empty(len(values), dtype=float)
+        w, last, count = self.weight, self.last, self.count
+        for i, value in enumerate(values.tolist()):  # a plain loop: the state is serial
+            if not math.isfinite(value):
+                out[i] = value
+                continue
+            last = last * w + (1.0 - w) * value
+            count += 1
+            out[i] = last / (1.0 - w**count) if w > 0 else last
+        self.last, self.count = last, count
+        return out
+
+
+class Column:
+    """A float column that grows by doubling, so appends are O(1) and views are free.
+    None is stored as NaN (a gap in the curve)."""
+
+    def __init__(self) -> None:
+        self._data = np.empty(64, dtype=float)
+        self.size = 0
+
+    def append(self, value: Any) -> None:
+        if self.size == len(self._data):
+            self._data = np.resize(self._data, 2 * len(self._data))
+        self._data[self.size] = math.nan if value is None else float(value)
+        self.size += 1
+
+    def truncate(self, size: int) -> None:
+        self.size = min(self.size, size)
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._data[: self.size]
+
+
+@dataclass
+class RunSeries:
+    """The points of one run, as plain arrays: training records and evaluations apart."""
+
+    name: str
+    model: str  # the model label, e.g. "cifar-resnet20 (B)"
+    records: list[dict[str, Any]] = field(default_factory=list)  # raw, for CSV
+    train: dict[str, Column] = field(default_factory=dict)
+    evals: dict[str, Column] = field(default_factory=dict)
+    version: int = 0  # bumped on every change; the plot redraws when it differs
+
+    def __post_init__(self) -> None:
+        self.train = {k: Column() for k in ("iteration", "epoch", "loss", "train_error")}
+        self.evals = {k: Column() for k in ("iteration", "epoch", "error")}
+
+    @property
+    def plain(self) -> bool:
+        """Plain nets go to Figure 6's left plot, ResNets to the middle one."""
+        return is_plain(self.model)
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        """Append one metrics record (a metrics.jsonl line: a window, and the errors
+        at evaluations)."""
+        self.records.append(dict(record))
+        if "train_error" in record or "loss" in record:
+            for key, column in self.train.items():
+                column.append(record.get(key))
+        if "test_error" in record or "val_error" in record:
+            self._add_evaluation(record)
+        self.version += 1
+
+    def extend(self, records: Iterable[Mapping[str, Any]]) -> None:
+        for record in records:
+            self.add(record)
+
+    def add_evaluation(self, errors: Mapping[str, Any]) -> None:
+        """Errors measured live after a window (`iteration`, `epoch`, `val_error`,
+        `test_error`): they join that window's record, as in metrics.jsonl, so a CSV
+        of a live run has the rows of its file."""
+        last = self.records[-1] if self.records else None
+        if last is not None and last.get("iteration") == errors.get("iteration"):
+            last.update({k: errors.get(k) for k in ("val_error", "test_error") if k in errors})
+        else:
+            self.records.append(dict(errors))
+        self._add_evaluation(errors)
+        self.version += 1
+
+    def _add_evaluation(self, record: Mapping[str, Any]) -> None:
+        error = record.get("test_error")
+        self.evals["iteration"].append(record.get("iteration"))
+        self.evals["epoch"].append(record.get("epoch"))
+        self.evals["error"].append(error if error is not None else record.get("val_error"))
+
+    def truncate_after(self, iteration: int) -> None:
+        """Forget points past `iteration` (a resumed run redoes them from its checkpoint)."""
+        self.records = [r for r in self.records if r.get("iteration", 0) <= iteration]
+        for columns in (self.train, self.evals):
+            its = columns["iteration"].values
+            keep = int(np.searchsorted(its, iteration, side="right"))
+            for column in columns.values():
+                column.truncate(keep)
+        self.version += 1
+
+
+class SmoothedSeries:
+    """The smoothed training error and loss of one run, extended by the new points
+    only; restarted on a new weight or after a truncation (a resumed run)."""
+
+    def __init__(self, series: RunSeries) -> None:
+        self.series = series
+        self.weight: float | None = None
+        self._restart(0.0)
+
+    def _restart(self, weight: float) -> None:
+        self.weight = weight
+        self._smoothers = {key: Smoother(weight) for key in ("train_error", "loss")}
+        self.columns = {key: Column() for key in ("train_error", "loss")}
+
+    def update(self, weight: float) -> dict[str, np.ndarray]:
+        """The smoothed "train_error" and "loss" columns, up to date for `weight`."""
+        n = self.series.train["loss"].size
+        if weight != self.weight or self.columns["loss"].size > n:
+            self._restart(weight)
+        start = self.columns["loss"].size
+        for key, smoother in self._smoothers.items():
+            out = self.columns[key]
+            for value in smoother.extend(self.series.train[key].values[start:n]).tolist():
+                out.append(value)
+        return {key: column.values for key, column in self.columns.items()}
+
+
+def write_csv(path: str | Path, runs: Iterable[RunSeries]) -> int:
+    """One row per metrics record: the same numbers as metrics.jsonl, errors as
+    fractions, no smoothing. Returns the rows written."""
+    rows = 0
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(CSV_COLUMNS)
+        for series in runs:
+            for record in series.records:
+                values = {"run": series.name, "model": series.model, **record}
+                writer.writerow(["" if values.get(c) is None else values.get(c) for c in CSV_COLUMNS])
+                rows += 1
+    return rows
