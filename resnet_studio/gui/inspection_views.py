@@ -72,6 +72,7 @@ class ViewWidget(QWidget):
 
 
 def caption(text: str) -> QLabel:
+    """A wrapping, selectable label for a view's explanations and numbers."""
     label = QLabel(text)
     label.setWordWrap(True)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -79,6 +80,7 @@ def caption(text: str) -> QLabel:
 
 
 def control_row(*widgets: QWidget | str) -> QHBoxLayout:
+    """A row of controls; strings become their labels."""
     row = QHBoxLayout()
     for widget in widgets:
         row.addWidget(QLabel(widget) if isinstance(widget, str) else widget)
