@@ -45,6 +45,7 @@ def main() -> None:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     import torch
 
+    from resnet_studio.core.catalog import ModelChoice
     from resnet_studio.gui.main_window import MainWindow
 
     if args.threads:
@@ -54,8 +55,9 @@ def main() -> None:
     window.start_loading()
     wait(app, lambda: window.panel("Inspection") is not None)
     panel = window.panel("Inspection")
-    window.model_panel.chooser.set_name(args.model)
-    wait(app, lambda: panel.bundle() is not None and panel.bundle().name == args.model and panel.is_ready())
+    panel.context.model.set_choice(ModelChoice(args.model))  # the state the Model panel shows, too
+    state = panel.state
+    wait(app, lambda: state.model is not None and state.model.name == args.model and panel.is_ready())
     window.show_panel("Inspection")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "noise.jpg"
@@ -65,8 +67,8 @@ def main() -> None:
         wait(app, panel.is_ready)
         panel.activations.select_layer(args.layer)
         wait(app, panel.is_ready)
-        model = panel.bundle().model
-        x = panel._analysis.x[None]
+        model = state.model.model
+        x = state.analysis.x[None]
 
         def bare_forward() -> float:
             # in a thread that then exits, as the panel's jobs do: a forward on this (the
@@ -88,7 +90,7 @@ def main() -> None:
 
         def drop_to_top5() -> float:
             drop(window, path)
-            wait(app, lambda: panel.is_ready() and panel.shown("analyse")[0] == panel.current_image().id)
+            wait(app, lambda: panel.is_ready() and state.shown("analyse").image_id == state.current.id)
             return panel.timings["analyse"]
 
         panel.tabs.setCurrentWidget(panel.gradcam)
@@ -97,7 +99,8 @@ def main() -> None:
 
         def gradcam_class_change() -> float:
             panel.gradcam.class_box.setValue(next(classes) % 1000)
-            wait(app, lambda: panel.is_ready() and panel.shown("gradcam")[3] == panel.gradcam.class_index())
+            wait(app, lambda: panel.is_ready()
+                 and state.shown("gradcam").settings.class_index == panel.gradcam.class_index())
             return panel.timings["gradcam"]
 
         cases = {"bare forward (inference_mode)": bare_forward,
@@ -112,7 +115,7 @@ def main() -> None:
                 times[name].append(fn())
     window.close()
     base = statistics.median(times["bare forward (inference_mode)"])
-    print(f"{args.model} at {panel.bundle().prep.input_size} px, layer {args.layer}, torch {torch.__version__}, "
+    print(f"{args.model} at {state.model.preprocessing.input_size} px, layer {args.layer}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, {args.repeats} repeats after {args.warmup} warm-up, "
           f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"{'path':<44} {'median ms':>10} {'min ms':>8} {'x forward':>10}")

@@ -26,9 +26,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from resnet_studio.core.catalog import resolve_preprocessing
 from resnet_studio.core.images import load_image, preprocess, to_display
 from resnet_studio.core.inspect import activations, figure7, grad_cam, overlay, render_grid
-from resnet_studio.core.models import create_model, model_info
+from resnet_studio.core.models import create_model
 from resnet_studio.core.predict import Predictor
 
 
@@ -45,8 +46,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    info = model_info(args.model)
-    predictor = Predictor(create_model(args.model), _prep(info))
+    predictor = Predictor(create_model(args.model), resolve_preprocessing(args.model))
     model, prep = predictor.model, predictor.preprocessing
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(args.image) if args.image else _noise_jpeg(Path(tmp) / "noise.jpg")
@@ -60,7 +60,7 @@ def main() -> None:
         def file_to_topk_and_grid() -> None:
             xi = preprocess(load_image(path), prep)
             maps = activations(model, xi, args.layer, max_maps=64)
-            maps.top(5)
+            predictor.scores(maps.logits, 5)
             render_grid(maps)
 
         def activations_only() -> None:
@@ -91,12 +91,6 @@ def main() -> None:
     for name, samples in times.items():
         med = statistics.median(samples)
         print(f"{name:<36} {med * 1e3:>10.1f} {min(samples) * 1e3:>8.1f} {med / base:>10.2f}")
-
-
-def _prep(info):
-    from resnet_studio.core.images import Preprocessing
-
-    return Preprocessing(info.input_size, info.resize_size, info.mean, info.std)
 
 
 def _noise_jpeg(path: Path) -> Path:

@@ -1,8 +1,8 @@
 """`resnet-studio inspect`: activations, residual magnitudes, Grad-CAM and Figure 7 as PNGs.
 
-The command is a thin loop over `resnet_studio.core.inspect`: it loads the images
-(bad ones are reported and skipped), runs one forward per image for the top-k and the
-chosen layer's maps, and writes what was asked for into --out.
+The command is a thin loop over the jobs the window runs (`app.inspection.jobs`): it
+loads the images (bad ones are reported and skipped), runs one forward per image for
+the top-k and the chosen layer's maps, and writes what was asked for into --out.
 """
 
 from __future__ import annotations
@@ -12,9 +12,12 @@ import difflib
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resnet_studio.cli_common import EXIT_USER_ERROR, load_images_reporting
+
+if TYPE_CHECKING:
+    from resnet_studio.app.inspection.jobs import ModelBundle
 
 
 def add_inspect_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -65,28 +68,29 @@ def run_inspect(args: argparse.Namespace) -> int:
     images, failures = load_images_reporting(args.images)
     if not images:
         return EXIT_USER_ERROR
-    predictor = _predictor(args.model, args.weights, args.device)
-    layer = _check_layer(predictor.model, args.layer or predictor.model.stage_names[0])
+    model = _open_model(args.model, args.weights, args.device)
+    layer = _check_layer(model.model, args.layer or model.model.stage_names[0])
     out_dir = _out_dir(args.out)
     stems = _unique_stems([path for path, _ in images])
     for (path, image), stem in zip(images, stems, strict=True):
-        report = _inspect_image(args, predictor, layer, image, out_dir / stem)
+        report = _inspect_image(args, model, layer, image, out_dir / stem)
         report = {"image": str(path), **report}
         print(json.dumps(report) if args.json else _format_report(report), flush=True)
     if args.fig7 or args.compare:
-        report = _figure7(args, predictor, [image for _, image in images], out_dir)
+        report = _figure7(args, model, [image for _, image in images], out_dir)
         print(json.dumps({"figure7": report}) if args.json else _format_figure7(report))
     return EXIT_USER_ERROR if failures else 0
 
 
-def _predictor(name: str, weights: str | None, device: str):
-    from resnet_studio.core.predict import Predictor
+def _open_model(name: str, weights: str | None, device: str) -> ModelBundle:
+    """The network as the window's views hold it (no layer tree: nothing draws one)."""
+    from resnet_studio.app.inspection import jobs
 
-    predictor = Predictor.from_name(name, weights, device=device)
-    if predictor.random_weights:
+    model = jobs.open_bundle(name, weights, device=device, with_tree=False)
+    if model.random_weights:
         print(f"warning: {name} has random weights, so classes and heatmaps mean nothing; "
               "pass --weights FILE or --weights torchvision", file=sys.stderr)
-    return predictor
+    return model
 
 
 def _check_layer(model, layer: str) -> str:
@@ -124,52 +128,37 @@ def _unique_stems(paths: list[Path]) -> list[str]:
     return stems
 
 
-def _inspect_image(args: argparse.Namespace, predictor, layer: str, image, prefix: Path) -> dict[str, Any]:
-    from resnet_studio.core.images import preprocess, to_display
-    from resnet_studio.core.inspect import (
-        activations,
-        grad_cam,
-        overlay,
-        render_grid,
-        residual_view,
-        save_png,
-    )
-    from resnet_studio.core.inspect._common import block_names
+def _inspect_image(args: argparse.Namespace, model: ModelBundle, layer: str, image, prefix: Path) -> dict[str, Any]:
+    """The window's jobs for one image (analysis, residual block, Grad-CAM), written as PNGs."""
+    from resnet_studio.app.inspection import jobs
+    from resnet_studio.core.inspect import overlay, save_png
 
-    model = predictor.model
-    x = preprocess(image, predictor.preprocessing)
-    maps = activations(model, x, layer, max_maps=args.max_maps, order=args.order)
+    analysis = jobs.analyse(model, image, layer, args.max_maps, args.order, args.colormap, True, topk=args.topk)
     grid_path = prefix.with_name(f"{prefix.name}-{layer}-activations.png")
-    save_png(render_grid(maps, args.colormap), grid_path)
+    save_png(analysis.grid, grid_path)
     report: dict[str, Any] = {
-        "top": [{"class": predictor.class_name(i), "index": i, "probability": p}
-                for i, p in maps.top(args.topk)],
-        "layer": layer, "shape": list(maps.shape), "files": {"activations": str(grid_path)},
+        "top": [{"class": s.name, "index": s.index, "probability": s.probability} for s in analysis.top],
+        "layer": layer, "shape": list(analysis.maps.shape), "files": {"activations": str(grid_path)},
     }
-    if layer in block_names(model):
-        report["residual"] = residual_view(model, x, layer).to_dict()
+    if layer in model.blocks:
+        report["residual"] = jobs.residual(model, analysis.x, layer).to_dict()
     if args.gradcam:
-        cam = grad_cam(model, x, layer=args.gradcam_layer)
+        result = jobs.gradcam(model, analysis.x, args.gradcam_layer, None)
         cam_path = prefix.with_name(f"{prefix.name}-gradcam.png")
-        save_png(overlay(to_display(x, predictor.preprocessing), cam.heatmap), cam_path)
+        save_png(overlay(result.display, result.cam.heatmap), cam_path)
         report["files"]["gradcam"] = str(cam_path)
-        report["gradcam"] = {"class": predictor.class_name(cam.class_index), "index": cam.class_index,
-                             "probability": cam.probability, "layer": cam.layer}
+        report["gradcam"] = {"class": result.class_name, "index": result.cam.class_index,
+                             "probability": result.cam.probability, "layer": result.cam.layer}
     return report
 
 
-def _figure7(args: argparse.Namespace, predictor, images: list, out_dir: Path) -> dict[str, Any]:
-    from resnet_studio.core.images import preprocess_batch
-    from resnet_studio.core.inspect import figure7, figure7_png, save_png
+def _figure7(args: argparse.Namespace, model: ModelBundle, images: list, out_dir: Path) -> dict[str, Any]:
+    """The window's Figure 7 job over every image, each network in its own preprocessing."""
+    from resnet_studio.app.inspection import jobs
+    from resnet_studio.core.inspect import figure7_png, save_png
 
-    runs = {args.model: predictor}
-    if args.compare:
-        other = _predictor(args.compare, args.compare_weights, args.device)
-        label = args.compare if args.compare != args.model else f"{args.compare} (compare)"
-        runs[label] = other
-    # each network sees the images with its own preprocessing (size, mean, std)
-    stats = figure7({label: p.model for label, p in runs.items()},
-                    {label: preprocess_batch(images, p.preprocessing) for label, p in runs.items()})
+    other = _open_model(args.compare, args.compare_weights, args.device) if args.compare else None
+    stats = jobs.figure7(jobs.labelled(model, other), "images", images, len(images))
     path = out_dir / "figure7.png"
     save_png(figure7_png(stats), path)
     return {"file": str(path), "images": len(images),

@@ -1,16 +1,26 @@
-"""Top-k classification of user images with a zoo network."""
+"""Top-k classification of user images with a zoo network.
+
+`Predictor` is the one place that turns logits into class probabilities: `predict`
+and the inspection jobs of the window and the CLI all ask it (`scores`), so the
+softmax and the top-k exist once.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image
 
+from resnet_studio.core.catalog import Preprocessing, resolve_preprocessing
 from resnet_studio.core.device import resolve_device
-from resnet_studio.core.images import Preprocessing, preprocess_batch
-from resnet_studio.core.models import create_model, model_info
+from resnet_studio.core.errors import StudioError
+from resnet_studio.core.images import preprocess_batch
+from resnet_studio.core.models import create_model
 from resnet_studio.core.weights import load_weights
 
 
@@ -19,6 +29,12 @@ class ClassScore:
     index: int
     name: str  # the class name, or "class <index>" when the weights carry none
     probability: float
+
+
+def describe_weights(loaded: Any) -> str:
+    """How a core LoadResult is named to users: "studio weights from r20.safetensors"."""
+    source = str(loaded.source)
+    return f"{loaded.format} weights from {Path(source).name or source}"
 
 
 class Predictor:
@@ -33,39 +49,43 @@ class Predictor:
         *,
         device: torch.device | str = "cpu",
         weights_label: str | None = None,
+        name: str | None = None,
     ) -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.preprocessing = preprocessing
-        self.class_names = class_names
+        self.class_names = list(class_names) if class_names else None
         self.weights_label = weights_label  # None: random initialisation
+        self.name = name  # the zoo name, when known
 
     @classmethod
     def from_name(
         cls,
-        name: str,
+        name: str | None,
         weights: str | None = None,
         *,
         device: str = "auto",
         progress: Callable[[int, int], None] | None = None,
     ) -> Predictor:
-        """Build a zoo network, load `weights` (any supported source) if given."""
+        """Build a zoo network, load `weights` (any supported source) if given. With
+        weights `name` may be None: the file (its metadata or its keys) tells."""
         device_ = resolve_device(device)
-        info = model_info(name)
-        default_prep = Preprocessing(info.input_size, info.resize_size, info.mean, info.std)
         if weights is None:
-            return cls(create_model(name), default_prep, None, device=device_)
-        loaded = load_weights(name, weights, progress=progress)
+            if not name:
+                raise StudioError("Name a network (e.g. cifar-resnet56) or give its weights.")
+            return cls(create_model(name), resolve_preprocessing(name), None, device=device_, name=name)
+        loaded = load_weights(name or None, weights, progress=progress)
+        name = loaded.model_name or name
         # The weights know how their network was trained: their preprocessing wins.
-        return cls(loaded.model, loaded.preprocessing or default_prep, loaded.class_names,
-                   device=device_, weights_label=f"{loaded.format} weights from {loaded.source}")
+        return cls(loaded.model, resolve_preprocessing(name, loaded.preprocessing), loaded.class_names,
+                   device=device_, weights_label=describe_weights(loaded), name=name)  # fmt: skip
 
     @property
     def random_weights(self) -> bool:
         return self.weights_label is None
 
     def class_name(self, index: int) -> str:
-        if self.class_names and index < len(self.class_names):
+        if self.class_names and 0 <= index < len(self.class_names):
             return self.class_names[index]
         return f"class {index}"
 
@@ -76,12 +96,19 @@ class Predictor:
     @torch.inference_mode()
     def predict_batch(self, batch: torch.Tensor, topk: int = 5) -> list[list[ClassScore]]:
         """Top-k of an already preprocessed batch [N,3,H,W]."""
-        logits = self.model(batch.to(self.device))
-        probabilities = torch.softmax(logits.float(), dim=1).cpu()
+        return self.scores(self.model(batch.to(self.device)), topk)
+
+    def scores(self, logits: torch.Tensor | np.ndarray, topk: int = 5) -> list[list[ClassScore]]:
+        """Top-k of logits already computed ([N, C], or one image's [C]): the inspection
+        views get them from the forward that also recorded a layer's maps."""
+        logits = torch.as_tensor(logits)
+        if logits.ndim == 1:
+            logits = logits[None]
+        probabilities = torch.softmax(logits.detach().float(), dim=1).cpu()
         k = min(topk, probabilities.shape[1])
         values, indices = probabilities.topk(k, dim=1)
         return [
             [ClassScore(int(i), self.class_name(int(i)), float(p))
              for p, i in zip(row_p.tolist(), row_i.tolist(), strict=True)]
             for row_p, row_i in zip(values, indices, strict=True)
-        ]
+        ]  # fmt: skip

@@ -28,30 +28,17 @@ from PySide6.QtWidgets import (
 # isort: split
 import pyqtgraph as pg  # after PySide6, so pyqtgraph binds to it
 
-from resnet_studio.core.models import model_names, parse_name
+from resnet_studio.app.inspection.jobs import Comparison
+from resnet_studio.app.inspection.views import CompareSettings, Figure7Settings
+from resnet_studio.core.catalog import WEIGHTS_FILTER, model_names, twin
+from resnet_studio.core.errors import ModelNameError
 from resnet_studio.gui import settings
 from resnet_studio.gui.image_views import ProbabilityBars
+from resnet_studio.gui.inspection_views import ViewWidget
 from resnet_studio.gui.plots import RUN_COLORS
 from resnet_studio.gui.widgets import plot_colors, status_color
 
-WEIGHTS_FILTER = "Weight files (*.safetensors *.pth *.pt *.ckpt *.bin);;All files (*)"
 SOURCES = (("synthetic test images", "synthetic"), ("the loaded images", "images"))
-
-
-def twin_name(name: str) -> str | None:
-    """The plain twin of a residual net and back: cifar-resnet56 <-> cifar-plain56,
-    resnet34 <-> plain34 (Figure 7 and Table 2 compare exactly these pairs)."""
-    if "plain" in name:
-        twin = name.replace("plain", "resnet", 1)
-    elif "resnet" in name:
-        twin = name.replace("resnet", "plain", 1)
-    else:
-        return None
-    try:
-        parse_name(twin)
-    except Exception:  # noqa: BLE001 - any parse failure means "no twin"
-        return None
-    return twin
 
 
 class CompareBar(QWidget):
@@ -107,12 +94,14 @@ class CompareBar(QWidget):
 
     @Slot()
     def _on_twin_clicked(self) -> None:
-        twin = twin_name(self.current_name)
-        if twin is None:
+        # Figure 7 and Table 2 compare exactly these pairs: cifar-resnet56 / cifar-plain56
+        try:
+            name = twin(self.current_name)
+        except ModelNameError:
             self.set_status(f"{self.current_name or 'This network'} has no plain/residual twin in the zoo.",
                             "error")  # fmt: skip
             return
-        self.name_edit.setText(twin)
+        self.name_edit.setText(name)
 
     @Slot()
     def _on_browse_clicked(self) -> None:
@@ -139,11 +128,9 @@ def _plot(title: str, x_label: str) -> pg.PlotWidget:
     return plot
 
 
-class Figure7Pane(QWidget):
+class Figure7Pane(ViewWidget):
     """Std of every 3x3 layer's response, in layer order and sorted; one curve per
     model (at most two: the current one and the comparison)."""
-
-    request_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -180,6 +167,21 @@ class Figure7Pane(QWidget):
         self.source_box.currentIndexChanged.connect(self.request_changed)
         self.count_box.editingFinished.connect(self.request_changed)
 
+    def settings(self) -> Figure7Settings:
+        return Figure7Settings(self.source(), self.count())
+
+    def show_result(self, result: dict) -> None:
+        self.show_stats(result)
+
+    def set_pending(self) -> None:
+        self.set_status("computing…")
+
+    def set_progress(self, done: int, total: int) -> None:
+        self.set_status(f"computing… model {min(done + 1, total)} of {total}")
+
+    def show_failure(self, text: str) -> None:
+        self.set_status(text, "error")
+
     def source(self) -> str:
         return self.source_box.currentData()
 
@@ -189,11 +191,6 @@ class Figure7Pane(QWidget):
     def set_status(self, text: str, kind: str = "info") -> None:
         self.status.setStyleSheet(f"color: {status_color(kind, self.palette()).name()};")
         self.status.setText(text)
-
-    def curve_count(self) -> int:
-        """Models drawn (curves with data in the layer-order plot)."""
-        return sum(1 for curves in self._curves.values() if curves[0].xData is not None
-                   and len(curves[0].xData) > 0)  # fmt: skip
 
     def show_stats(self, stats: dict) -> None:
         """Draw core's Figure7Stats per label; labels not in `stats` are emptied."""
@@ -221,7 +218,7 @@ class Figure7Pane(QWidget):
             plot.setBackground(colors["background"])
 
 
-class ComparePane(QWidget):
+class ComparePane(ViewWidget):
     """One image through two models: their top-5 side by side and ||F(x)|| per block."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -258,35 +255,39 @@ class ComparePane(QWidget):
         layout.addWidget(self.plot, 1)
         self.clear("Load a second model with “Compare with” above to see both side by side.")
 
-    def clear(self, text: str = "") -> None:
+    def settings(self) -> CompareSettings:
+        return CompareSettings()
+
+    def show_result(self, result: Comparison) -> None:
+        self.show_comparison(result)
+
+    def clear(self, text: str | None = None) -> None:
         for title, bars in zip(self.titles, self.bars, strict=True):
             title.setText("")
-            bars.set_rows([], text if bars is self.bars[0] else "")
+            bars.set_rows([], (text or "") if bars is self.bars[0] else "")
         for curve in self._curves:
             curve.setData([], [])
         self.summary.setText("")
 
-    def show_comparison(self, comparison, bundles: dict) -> None:
-        """core results per label (`inspection_jobs.Comparison`) and the ModelBundles."""
+    def show_comparison(self, comparison: Comparison) -> None:
+        """The first two models of an `app.inspection.jobs.Comparison`."""
         legend = self.plot.getPlotItem().legend
         if legend is not None:
             legend.clear()
         lines = []
-        for i, (label, bundle) in enumerate(list(bundles.items())[:2]):
-            weights = "random weights" if bundle.random_weights else bundle.weights_label
-            self.titles[i].setText(f"<b>{label}</b><br><small>{weights}</small>")
-            rows = [(bundle.class_name(c), p) for c, p in comparison.top[label]]
-            self.bars[i].set_rows(rows)
-            profile = comparison.profiles[label]
+        for i, model in enumerate(comparison.models[:2]):
+            self.titles[i].setText(f"<b>{model.label}</b><br><small>{model.weights_text}</small>")
+            self.bars[i].set_rows([(s.name, s.probability) for s in model.top])
+            profile = model.profile
             self._curves[i].setData(np.arange(1, len(profile.residual_l2) + 1), profile.residual_l2)
             if legend is not None:
-                legend.addItem(self._curves[i], label)
+                legend.addItem(self._curves[i], model.label)
             ratios = profile.ratio[np.isfinite(profile.ratio)]
             if ratios.size:
-                lines.append(f"{bundle.name}: median ‖F(x)‖/‖x‖ = {np.median(ratios):.3f} over "
+                lines.append(f"{model.name}: median ‖F(x)‖/‖x‖ = {np.median(ratios):.3f} over "
                              f"{ratios.size} blocks")  # fmt: skip
             else:
-                lines.append(f"{bundle.name}: plain — no shortcuts, F(x) carries the whole signal")
+                lines.append(f"{model.name}: plain — no shortcuts, F(x) carries the whole signal")
         self.summary.setText("   ·   ".join(lines))
 
     def apply_palette(self) -> None:

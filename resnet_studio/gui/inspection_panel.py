@@ -2,21 +2,19 @@
 
 The input as the network sees it, top-5 with probability bars, a layer's feature
 maps, a residual block's F(x) / x / F(x) + x, Grad-CAM, the paper's Figure 7 and a
-two-model comparison. All computing happens in core, called from `inspection_jobs`
-in worker threads through one `JobQueue`, so the panel never freezes.
+two-model comparison. The panel only draws: what to compute and whether a view is
+fresh is the business of `app.inspection.state.InspectionState`, what each view is
+and which job computes it of the registry `app.inspection.views`, and the jobs
+(`app.inspection.jobs`) run in worker threads through one `JobQueue`, so the panel
+never freezes.
 
-Freshness works by keys: every view remembers the key (image id, model generation,
-its own settings) of what it shows, and of what it asked for. A change computes the
-new key for the top-k/activations and for the visible tab only; a request whose key
-is already shown or asked for is not repeated, and a newer request supersedes an
-older one (the queue cancels it and drops its result). Views wait for the top-k
-forward of their image, so the top-5 appears first.
+It follows the shared `ModelState` of its `PanelContext` (the Model panel changes
+it): a change rebuilds the panel's own copy of the network after a short settle.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from functools import partial
 from importlib import resources
 from typing import Any
@@ -34,28 +32,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from resnet_studio.app.inspection import jobs, views
+from resnet_studio.app.inspection.state import InspectImage, InspectionState, ViewKey
+from resnet_studio.app.inspection.views import ANALYSIS, VIEWS
 from resnet_studio.core.errors import StudioError
-from resnet_studio.gui import inspection_jobs as jobs
 from resnet_studio.gui.image_strip import ImageStrip
-from resnet_studio.gui.image_views import ImageView, ProbabilityBars
+from resnet_studio.gui.inspection_block_views import GradCamPane, ResidualPane
 from resnet_studio.gui.inspection_compare import CompareBar, ComparePane, Figure7Pane
-from resnet_studio.gui.inspection_views import ActivationsView, GradCamPane, ResidualPane
+from resnet_studio.gui.inspection_input import InputColumn
+from resnet_studio.gui.inspection_views import ActivationsView, ViewWidget
+from resnet_studio.gui.job_queue import JobQueue
+from resnet_studio.gui.panel import PanelContext
 from resnet_studio.gui.widgets import status_color
 
 TITLE = "Inspection"
 MODEL_DELAY_MS = 150  # let the Model panel's depth box settle before rebuilding
-PER_IMAGE = ("analyse", "residual", "gradcam", "compare")
-TABS = ("activations", "residual", "gradcam", "figure7", "compare")
-
-
-def create_panel(window: Any) -> InspectionPanel:
-    """The main window's hook. In screenshot mode (`persist` False) a sample image is
-    loaded, so the picture shows the panel at work rather than empty."""
-    panel = InspectionPanel(window.model_panel)
-    window.palette_changed.connect(panel.apply_palette)
-    if not getattr(window, "persist", True):
-        QTimer.singleShot(0, panel.load_sample)
-    return panel
+# The widget that draws each view of the registry (one line per view).
+VIEW_WIDGETS: dict[str, type[ViewWidget]] = {
+    ANALYSIS: ActivationsView, "residual": ResidualPane, "gradcam": GradCamPane,
+    "figure7": Figure7Pane, "compare": ComparePane,
+}  # fmt: skip
 
 
 def sample_path() -> str:
@@ -63,41 +59,33 @@ def sample_path() -> str:
     return str(resources.files("resnet_studio") / "resources" / "samples" / "sample.png")
 
 
-@dataclass
-class InspectImage:
-    id: int
-    label: str
-    path: str | None
-    image: Any  # PIL RGB image, decoded by core.images.load_image
-    size: tuple[int, int]
-
-
 class InspectionPanel(QWidget):
     """Signals: `results_shown(kind, ms)` once a result is painted, with the time since
-    the request (drop, selection or control change); `message_shown(text)`."""
+    the request (drop, selection or control change); `message_shown(text)`;
+    `open_requested()` when the Open… button asks for the window's image dialog."""
 
+    TITLE = TITLE
     results_shown = Signal(str, float)
     message_shown = Signal(str)
+    open_requested = Signal()
 
-    def __init__(self, model_panel: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, context: PanelContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model_panel = model_panel
-        self.queue = jobs.JobQueue(self)
-        self._images: dict[int, InspectImage] = {}
-        self._next_id = 1
-        self._current_id: int | None = None
-        self._bundle: jobs.ModelBundle | None = None
-        self._compare: jobs.ModelBundle | None = None
-        self._generation = {"model": 0, "compare-model": 0}
-        self._analysis: jobs.Analysis | None = None
-        self._shown: dict[str, tuple | None] = {}
-        self._wanted: dict[str, tuple | None] = {}
+        self.context = context
+        self.state = InspectionState()
+        self.queue = JobQueue(views.priority, self)
         self._started: dict[str, float] = {}
         self.timings: dict[str, float] = {}  # kind -> ms of the last result shown
         self._model_timer = QTimer(self, singleShot=True, interval=MODEL_DELAY_MS)
         self._model_timer.timeout.connect(self._on_model_timer_timeout)
         self._build()
-        model_panel.model_changed.connect(self._on_model_changed)
+        self.state.images_added.connect(self._on_state_images_added)
+        self.state.image_removed.connect(self.strip.remove_image)
+        self.state.current_changed.connect(self._on_state_current_changed)
+        self.state.model_changed.connect(self._on_state_model_changed)
+        self.state.compare_changed.connect(self._on_state_compare_changed)
+        self.state.analysis_changed.connect(self._on_state_analysis_changed)
+        context.model.changed.connect(self._on_model_state_changed)
         self.queue.busy_changed.connect(self._on_queue_busy_changed)
         self._start_model_build()
 
@@ -134,39 +122,19 @@ class InspectionPanel(QWidget):
         message_row.addWidget(self.message, 1)
         message_row.addWidget(self.busy)
 
-        self.input_view = ImageView("Drop an image here or anywhere on the window", hint=240)
-        self.input_view.setMinimumSize(200, 200)
-        self.input_info = QLabel("")
-        self.input_info.setWordWrap(True)
-        self.model_label = QLabel("")
-        self.model_label.setWordWrap(True)
-        self.warning = QLabel("")
-        self.warning.setWordWrap(True)
-        self.bars = ProbabilityBars()
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 4, 0)
-        left_layout.addWidget(QLabel("<b>Input, as the network sees it</b>"))
-        left_layout.addWidget(self.input_view, 1)
-        left_layout.addWidget(self.input_info)
-        left_layout.addWidget(self.model_label)
-        left_layout.addWidget(self.warning)
-        left_layout.addWidget(QLabel("<b>Top-5</b>"))
-        left_layout.addWidget(self.bars)
-        left.setMinimumWidth(240)
-
-        self.activations = ActivationsView()
-        self.residual = ResidualPane()
-        self.gradcam = GradCamPane()
-        self.figure7 = Figure7Pane()
-        self.compare = ComparePane()
+        self.input = InputColumn()
+        self.views: dict[str, ViewWidget] = {v.key: VIEW_WIDGETS[v.key]() for v in VIEWS}
         self.tabs = QTabWidget()
-        for widget, title in ((self.activations, "Activations"), (self.residual, "Residual block"),
-                              (self.gradcam, "Grad-CAM"), (self.figure7, "Figure 7"),
-                              (self.compare, "Compare")):  # fmt: skip
-            self.tabs.addTab(widget, title)
+        for v in VIEWS:
+            self.tabs.addTab(self.views[v.key], v.title)
+            self.views[v.key].request_changed.connect(partial(self._on_view_request_changed, v.key))
+        self.activations: ActivationsView = self.views[ANALYSIS]
+        self.residual: ResidualPane = self.views["residual"]
+        self.gradcam: GradCamPane = self.views["gradcam"]
+        self.figure7: Figure7Pane = self.views["figure7"]
+        self.compare: ComparePane = self.views["compare"]
         splitter = QSplitter()
-        splitter.addWidget(left)
+        splitter.addWidget(self.input)
         splitter.addWidget(self.tabs)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([270, 900])
@@ -178,17 +146,13 @@ class InspectionPanel(QWidget):
         layout.addWidget(splitter, 1)
 
         self.strip.image_selected.connect(self._on_strip_image_selected)
-        self.strip.remove_requested.connect(self._on_strip_remove_requested)
-        self.open_button.clicked.connect(self._on_open_clicked)
+        self.strip.remove_requested.connect(self.state.remove_image)
+        self.open_button.clicked.connect(self.open_requested)
         self.sample_button.clicked.connect(self.load_sample)
         self.remove_button.clicked.connect(self._on_remove_clicked)
         self.tabs.currentChanged.connect(self._on_tabs_current_changed)
-        self.activations.request_changed.connect(self._on_view_request_changed)
-        self.activations.tree.currentItemChanged.connect(self._on_tree_current_changed)
-        self.activations.colormap_box.currentTextChanged.connect(self.residual.set_colormap)
-        self.residual.request_changed.connect(self._on_view_request_changed)
-        self.gradcam.request_changed.connect(self._on_view_request_changed)
-        self.figure7.request_changed.connect(self._on_view_request_changed)
+        self.activations.layer_selected.connect(self._on_activations_layer_selected)
+        self.activations.colormap_changed.connect(self.residual.set_colormap)
         self.compare_bar.load_requested.connect(self._on_compare_load_requested)
         self.compare_bar.clear_requested.connect(self._on_compare_clear_requested)
 
@@ -225,30 +189,19 @@ class InspectionPanel(QWidget):
         self.message.setText(text)
         self.message_shown.emit(text)
 
-    def image_ids(self) -> list[int]:
-        return self.strip.ids()
-
-    def current_image(self) -> InspectImage | None:
-        return self._images.get(self._current_id) if self._current_id is not None else None
-
     def select_image(self, image_id: int) -> None:
         self.strip.select_image(image_id)
 
-    def bundle(self) -> jobs.ModelBundle | None:
-        return self._bundle
-
-    def shown(self, kind: str) -> tuple | None:
-        """The key of what view `kind` shows (image id first for per-image views)."""
-        return self._shown.get(kind)
-
     def is_ready(self) -> bool:
         """Model built, nothing queued, and the current image's top-k shown."""
-        if self._bundle is None or self._model_timer.isActive() or not self.queue.idle():
-            return False
-        return self._current_id is None or self._shown.get("analyse") == self._analysis_key()
+        return self.state.is_ready() and not self._model_timer.isActive() and self.queue.idle()
+
+    def confirm_close(self) -> bool:
+        return True  # nothing here is worth keeping the window open for
 
     def shutdown(self) -> None:
-        """Stop and join the running job (the window is closing)."""
+        """Stop following the model, stop and join the running job (the window closes)."""
+        self.context.model.changed.disconnect(self._on_model_state_changed)
         self._model_timer.stop()
         self.queue.shutdown()
 
@@ -257,8 +210,7 @@ class InspectionPanel(QWidget):
         self.compare.apply_palette()
 
     # ------------------------------------------------------------------ models
-    @Slot(str, dict)
-    def _on_model_changed(self, name: str, options: dict) -> None:
+    def _on_model_state_changed(self, choice: Any, weights: Any) -> None:
         self._model_timer.start()
 
     @Slot()
@@ -266,51 +218,36 @@ class InspectionPanel(QWidget):
         self._start_model_build()
 
     def _start_model_build(self) -> None:
-        choice = self.model_panel.choice()
-        weights = self.model_panel.weights()
-        self._generation["model"] += 1
-        self.model_label.setText(f"<b>{choice.name}</b>: preparing…")
-        self.queue.submit("model", jobs.build_bundle, self._generation["model"], choice.name, choice.options(),
-                          weights, on_done=self._on_bundle_built, on_error=self._on_model_failed)  # fmt: skip
+        choice, weights = self.context.model.choice, self.context.model.weights
+        generation = self.state.request_model()
+        self.input.model_label.setText(f"<b>{choice.name}</b>: preparing…")
+        self.queue.submit("model", jobs.build_bundle, generation, choice, weights,
+                          on_done=self.state.set_model, on_error=self._on_model_failed)  # fmt: skip
 
-    def _on_bundle_built(self, bundle: jobs.ModelBundle) -> None:
-        keep_layer, keep_block = self.activations.layer(), self.residual.block()
-        keep_cam = self.gradcam.layer() if self._bundle is not None and self._bundle.name == bundle.name else None
-        self._bundle = bundle
-        self.activations.set_tree(bundle.tree, keep_layer)
-        self.residual.set_blocks(bundle.blocks, keep_block)
-        self.gradcam.set_layers(bundle.gradcam_layers, bundle.last_stage, bundle.num_classes, keep_cam)
-        self.compare_bar.current_name = bundle.name
-        weights = "random weights" if bundle.random_weights else bundle.weights_label
-        self.model_label.setText(f"<b>{bundle.name}</b> · {weights} · input {bundle.prep.input_size} px")
-        warnings = []
-        if bundle.random_weights:
-            warnings.append("⚠ Random weights: these predictions mean nothing. Load weights in the "
-                            "Model panel or drop a weight file.")  # fmt: skip
-        elif not bundle.class_names:
-            warnings.append("⚠ Class names unknown: classes are shown by index.")
-        self.warning.setStyleSheet(f"color: {status_color('error', self.palette()).name()};")
-        self.warning.setText(" ".join(warnings))
-        self.warning.setVisible(bool(warnings))
-        self._shown.clear()
-        self._wanted.clear()
+    def _on_state_model_changed(self, model: jobs.ModelBundle) -> None:
+        for widget in self.views.values():
+            widget.set_model(model)
+        self.compare_bar.current_name = model.name
+        self.input.show_model(model)
         self._refresh()
 
     def _on_model_failed(self, exc: BaseException, details: str) -> None:
-        self.model_label.setText(f"Could not prepare the model: {exc}")
+        self.input.model_label.setText(f"Could not prepare the model: {exc}")
         self.show_message(f"Could not prepare the model: {exc}", "error")
 
     @Slot(str, str)
     def _on_compare_load_requested(self, name: str, source: str) -> None:
-        self._generation["compare-model"] += 1
+        generation = self.state.request_compare()
         self.compare_bar.set_status(f"Loading {name or source}…", "info")
-        self.queue.submit("compare-model", jobs.build_compare_bundle, self._generation["compare-model"], name,
-                          source, on_done=self._on_compare_built, on_error=self._on_compare_failed)  # fmt: skip
+        self.queue.submit("compare-model", jobs.build_compare_bundle, generation, name, source,
+                          on_done=self.state.set_compare, on_error=self._on_compare_failed)  # fmt: skip
 
-    def _on_compare_built(self, bundle: jobs.ModelBundle) -> None:
-        self._compare = bundle
-        weights = "random weights" if bundle.random_weights else bundle.weights_label
-        self.compare_bar.set_status(f"{bundle.name} ready ({weights}): Figure 7 and Compare show both.", "ok")
+    def _on_state_compare_changed(self, model: jobs.ModelBundle | None) -> None:
+        if model is None:
+            self.compare_bar.set_status("No second model: Figure 7 and Compare show one network.")
+        else:
+            self.compare_bar.set_status(f"{model.name} ready ({model.weights_text}): Figure 7 and Compare "
+                                        "show both.", "ok")  # fmt: skip
         self._refresh()
 
     def _on_compare_failed(self, exc: BaseException, details: str) -> None:
@@ -320,207 +257,104 @@ class InspectionPanel(QWidget):
     @Slot()
     def _on_compare_clear_requested(self) -> None:
         self.queue.cancel("compare-model")
-        self._compare = None
-        self.compare_bar.set_status("No second model: Figure 7 and Compare show one network.")
-        self._refresh()
+        self.state.set_compare(None)
 
     # ------------------------------------------------------------------ images
     def _on_images_loaded(self, loaded: jobs.LoadedImages) -> None:
-        first = None
-        for label, path, image, thumb in loaded.images:
-            item = InspectImage(self._next_id, label, path, image, image.size)
-            self._next_id += 1
-            self._images[item.id] = item
-            tip = f"{path or label}\n{image.size[0]} × {image.size[1]} pixels"
-            self.strip.add_image(item.id, label, thumb, tip)
-            first = first if first is not None else item.id
+        had_images = bool(self.state.image_ids())
+        added = self.state.add_images(loaded.images)
         if loaded.errors:
             more = f" (and {len(loaded.errors) - 1} more)" if len(loaded.errors) > 1 else ""
-            kept = " The images on screen were kept." if first is None and self._images else ""
+            kept = " The images on screen were kept." if not added and had_images else ""
             self.show_message(loaded.errors[0] + more + kept, "error")
             self.message.setToolTip("\n\n".join(loaded.errors))
-        elif first is not None:
-            count = len(loaded.images)
-            self.show_message(f"Opened {count} image{'s' if count > 1 else ''}.", "ok")
-        if first is not None:
-            self._started["analyse"] = self._started.pop("drop", time.perf_counter())
-            self.strip.select_image(first)
+        elif added:
+            self.show_message(f"Opened {len(added)} image{'s' if len(added) > 1 else ''}.", "ok")
+        if added:
+            self._started[ANALYSIS] = self._started.pop("drop", time.perf_counter())
+            self.strip.select_image(added[0].id)
+
+    def _on_state_images_added(self, images: list[InspectImage]) -> None:
+        for image in images:
+            tip = f"{image.path or image.label}\n{image.size[0]} × {image.size[1]} pixels"
+            self.strip.add_image(image.id, image.label, image.thumbnail, tip)
 
     @Slot(int)
     def _on_strip_image_selected(self, image_id: int) -> None:
-        if image_id == self._current_id:
+        if not self.state.select(image_id):
             return
-        self._current_id = image_id
-        self._started.setdefault("analyse", time.perf_counter())
-        for kind in PER_IMAGE:
-            self.queue.cancel(kind)
-            self._wanted[kind] = None
+        self._started.setdefault(ANALYSIS, time.perf_counter())
+        for v in VIEWS:
+            if v.per_image:
+                self.queue.cancel(v.key)
         self._refresh()
 
-    @Slot(int)
-    def _on_strip_remove_requested(self, image_id: int) -> None:
-        self.strip.remove_image(image_id)
-        self._images.pop(image_id, None)
-        if image_id == self._current_id and not self._images:
-            self._current_id = None
-            self._clear_image_views()
+    def _on_state_current_changed(self, image: InspectImage | None) -> None:
+        if image is None:
+            for v in VIEWS:
+                if v.per_image:
+                    self.views[v.key].clear()
 
     @Slot()
     def _on_remove_clicked(self) -> None:
         current = self.strip.current_id()
         if current is not None:
-            self._on_strip_remove_requested(current)
+            self.state.remove_image(current)
 
-    @Slot()
-    def _on_open_clicked(self) -> None:
-        window = self.window()
-        drops = getattr(window, "drops", None)
-        if drops is not None:
-            drops.open_images()
-
-    def _clear_image_views(self) -> None:
-        self._analysis = None
-        self._shown.clear()
-        self.input_view.set_image(None)
-        self.input_info.setText("")
-        self.bars.set_rows([])
-        self.activations.clear()
-        self.residual.clear()
-        self.gradcam.clear()
+    def _on_state_analysis_changed(self, analysis: jobs.Analysis | None) -> None:
+        image = self.state.current
+        self.input.show_analysis(analysis, image, self.state.model)
+        if analysis is not None:
+            self.gradcam.set_top(analysis.top)
 
     # ------------------------------------------------------------------ requests
-    def _analysis_key(self) -> tuple | None:
-        if self._bundle is None or self._current_id is None:
-            return None
-        a = self.activations
-        return (self._current_id, self._bundle.generation, a.layer(), a.order(), a.max_maps())
-
-    def _view_key(self, kind: str) -> tuple | None:
-        bundle, image_id = self._bundle, self._current_id
-        compare_gen = self._compare.generation if self._compare is not None else 0
-        if bundle is None:
-            return None
-        if kind == "figure7":
-            source = self.figure7.source()
-            images = tuple(self.strip.ids()) if source == "images" else ()
-            return (bundle.generation, compare_gen, source, self.figure7.count(), images)
-        if image_id is None:
-            return None
-        if kind == "residual":
-            return (image_id, bundle.generation, self.residual.block())
-        if kind == "gradcam":
-            return (image_id, bundle.generation, self.gradcam.layer(), self.gradcam.class_index())
-        if kind == "compare":
-            return (image_id, bundle.generation, compare_gen) if self._compare is not None else None
-        return None
+    def _visible(self) -> str:
+        return VIEWS[self.tabs.currentIndex()].key
 
     def _refresh(self) -> None:
-        """Ask for whatever the screen should show and does not: the top-k of the
-        current image first, then the visible tab's view."""
-        if self._bundle is None:
+        """Ask for whatever the screen should show and does not (the state decides:
+        the current image's top-k first, then the visible view)."""
+        if self.state.model is None:
             return
-        key = self._analysis_key()
-        image = self.current_image()
-        if key is not None and image is not None and key[2] is not None and self._shown.get("analyse") != key:
-            if self._wanted.get("analyse") != key:
-                self._wanted["analyse"] = key
-                self._started.setdefault("analyse", time.perf_counter())
-                a = self.activations
-                self.queue.submit("analyse", jobs.analyse, self._bundle, image.image, a.layer(), a.max_maps(),
-                                  a.order(), a.colormap(), a.shared_scale(),
-                                  on_done=partial(self._on_analysis_done, key),
-                                  on_error=partial(self._on_view_failed, "analyse"))  # fmt: skip
-            return  # views wait for the top-k forward of this image
-        self._refresh_views()
+        for key, widget in self.views.items():
+            self.state.set_settings(key, widget.settings())
+        visible = views.view(self._visible())
+        if visible.requires_compare and self.state.compare is None:
+            self.views[visible.key].clear(visible.placeholder)
+        for key in self.state.requests(visible.key):
+            self._submit(key)
 
-    def _refresh_views(self) -> None:
-        kind = TABS[self.tabs.currentIndex()]
-        key = self._view_key(kind)
-        if kind == "compare" and self._compare is None:
-            self.compare.clear("Load a second model with “Compare with” above to see both side by side.")
-            return
-        if key is None or self._shown.get(kind) == key or self._wanted.get(kind) == key:
-            return
-        analysis = self._analysis
-        analysis_current = analysis is not None and self._shown.get("analyse") == self._analysis_key()
-        if kind in ("residual", "gradcam") and not analysis_current:
-            return
-        self._wanted[kind] = key
-        self._started[kind] = self._started.get(kind) or time.perf_counter()
-        done, failed = partial(self._on_view_done, kind, key), partial(self._on_view_failed, kind)
-        if kind == "residual":
-            self.queue.submit(kind, jobs.residual, self._bundle, analysis.x, key[2], on_done=done, on_error=failed)
-        elif kind == "gradcam":
-            self.queue.submit(kind, jobs.gradcam, self._bundle, analysis.x, key[2], key[3],
-                              on_done=done, on_error=failed)  # fmt: skip
-        elif kind == "compare":
-            bundles = self._labelled_bundles()
-            self.queue.submit(kind, jobs.compare, bundles, self.current_image().image, on_done=done, on_error=failed)
-        elif kind == "figure7":
-            images = [self._images[i].image for i in self.strip.ids() if i in self._images]
-            self.figure7.set_status("computing…")
-            self.queue.submit(kind, jobs.figure7, self._labelled_bundles(), key[2], images, key[3],
-                              on_done=done, on_error=failed, on_progress=self._on_figure7_progressed)  # fmt: skip
-
-    def _labelled_bundles(self) -> dict[str, jobs.ModelBundle]:
-        bundles = {self._bundle.name: self._bundle}
-        if self._compare is not None:
-            label = self._compare.name
-            bundles[label if label not in bundles else f"{label} (compared)"] = self._compare
-        return bundles
+    def _submit(self, key: ViewKey) -> None:
+        widget = self.views[key.view]
+        self._started.setdefault(key.view, time.perf_counter())
+        widget.set_pending()
+        self.queue.submit(key.view, views.view(key.view).job, self.state.inputs(key), key.settings,
+                          on_done=partial(self._on_view_done, key), on_error=partial(self._on_view_failed, key.view),
+                          on_progress=widget.set_progress)  # fmt: skip
 
     # ------------------------------------------------------------------ results
-    def _on_analysis_done(self, key: tuple, result: jobs.Analysis) -> None:
-        if key != self._wanted.get("analyse"):
+    def _on_view_done(self, key: ViewKey, result: Any) -> None:
+        if not self.state.accept(key, result):
             return
-        bundle = self._bundle
-        self._analysis = result
-        self._shown["analyse"] = key
-        image = self._images.get(key[0])
-        self.input_view.set_image(result.display)
-        prep = bundle.prep
-        if image is not None:
-            self.input_info.setText(f"{image.label}: {image.size[0]} × {image.size[1]} px → resized to "
-                                    f"{prep.resize_size}, centre crop {prep.input_size} × {prep.input_size}")  # fmt: skip
-        self.bars.set_rows([(bundle.class_name(i), p) for i, p in result.top])
-        self.gradcam.set_top([(i, bundle.class_name(i), p) for i, p in result.top])
-        self.activations.show_maps(result.maps, result.grid, result.columns)
-        self._painted("analyse", (self.input_view, self.bars, self.activations.grid))
-        self._refresh_views()
+        widget = self.views[key.view]
+        widget.show_result(result)
+        painted = widget.painted()
+        if key.view == ANALYSIS:  # the analysis also fills the input column
+            painted += self.input.painted()
+        self._painted(key.view, painted)
+        self._refresh()
 
-    def _on_view_done(self, kind: str, key: tuple, result: Any) -> None:
-        if key != self._wanted.get(kind):
-            return
-        self._shown[kind] = key
-        if kind == "residual":
-            self.residual.show_view(result)
-            painted = self.residual.views
-        elif kind == "gradcam":
-            self.gradcam.show_cam(result, self._analysis.display, self._bundle.class_name(result.class_index))
-            painted = (self.gradcam.view,)
-        elif kind == "compare":
-            self.compare.show_comparison(result, self._labelled_bundles())
-            painted = (self.compare,)
-        else:
-            self.figure7.show_stats(result)
-            painted = (self.figure7,)
-        self._painted(kind, painted)
-
-    def _on_view_failed(self, kind: str, exc: BaseException, details: str) -> None:
-        self._wanted[kind] = None
-        self._started.pop(kind, None)
+    def _on_view_failed(self, view: str, exc: BaseException, details: str) -> None:
+        self.state.failed(view)
+        self._started.pop(view, None)
         text = str(exc) if isinstance(exc, StudioError) else f"{type(exc).__name__}: {exc}"
-        if kind == "figure7":
-            self.figure7.set_status(text, "error")
-        self.show_message(f"Could not compute the {kind} view: {text}", "error")
+        self.views[view].show_failure(text)
+        self.show_message(f"Could not compute the {view} view: {text}", "error")
 
     def _on_job_failed(self, exc: BaseException, details: str) -> None:
         self.show_message(f"Failed: {exc}", "error")
 
-    def _on_figure7_progressed(self, done: int, total: int) -> None:
-        self.figure7.set_status(f"computing… model {min(done + 1, total)} of {total}")
-
-    def _painted(self, kind: str, widgets) -> None:
+    def _painted(self, kind: str, widgets: tuple[QWidget, ...]) -> None:
         """Paint now and record the time since the request (the latency users feel)."""
         for widget in widgets:
             widget.repaint()
@@ -530,21 +364,17 @@ class InspectionPanel(QWidget):
             self.results_shown.emit(kind, self.timings[kind])
 
     # ------------------------------------------------------------------ slots
-    @Slot()
-    def _on_view_request_changed(self) -> None:
-        sender = self.sender()
-        if sender is self.activations:
-            self._started["analyse"] = time.perf_counter()
+    def _on_view_request_changed(self, view: str) -> None:
+        if view == ANALYSIS:
+            self._started[ANALYSIS] = time.perf_counter()
         self._refresh()
 
-    @Slot(object, object)
-    def _on_tree_current_changed(self, current, previous) -> None:
-        name = self.activations.layer()
-        if name and self._bundle is not None:
-            parts = name.split(".")
-            block = ".".join(parts[:2])
-            if len(parts) >= 2 and block in self._bundle.blocks:
-                self.residual.select_block(block)
+    @Slot(str)
+    def _on_activations_layer_selected(self, name: str) -> None:
+        model = self.state.model
+        block = ".".join(name.split(".")[:2])
+        if model is not None and name.count(".") >= 1 and block in model.blocks:
+            self.residual.select_block(block)
 
     @Slot(int)
     def _on_tabs_current_changed(self, index: int) -> None:

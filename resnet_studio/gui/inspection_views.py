@@ -1,24 +1,25 @@
-"""The per-image views of the Inspection panel: layer activations, a residual block's
-F(x) / x / F(x) + x, and Grad-CAM.
+"""The views of the Inspection panel share one shape (`ViewWidget`); the layer
+activations view lives here, the others in `inspection_block_views` and
+`inspection_compare`.
 
-Each view owns its controls and draws what the panel hands it; it never computes
-with the model. Controls that need a new forward pass emit `request_changed`; those
-that only change the look (colours, scale, channel, opacity) re-draw from the result
-already held, so they answer at once and never queue a job.
+Each view owns its controls and draws the result of its job
+(`app.inspection.views`); it never computes with the model. Controls that need a new
+job emit `request_changed` and show in `settings()`; those that only change the
+look (colours, scale, channel, opacity) re-draw from the result already held, so
+they answer at once and never queue a job.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QPointF, QSignalBlocker, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
-    QSlider,
-    QSpinBox,
     QSplitter,
     QTreeWidget,
     QTreeWidgetItem,
@@ -26,7 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_studio.core.inspect import COLORMAPS, apply_colormap, overlay, render_grid
+from resnet_studio.app.inspection.jobs import Analysis, ModelBundle
+from resnet_studio.app.inspection.views import AnalysisSettings
+from resnet_studio.core.inspect import COLORMAPS, apply_colormap, render_grid
 from resnet_studio.gui.image_views import ImageView
 
 ORDER_CHOICES = (("first channels", "index"), ("strongest (mean)", "mean"), ("strongest (peak)", "max"))
@@ -34,14 +37,50 @@ MAP_COUNTS = (16, 32, 64)
 GRID_MIN_CELL, GRID_GAP = 48, 2  # render_grid's defaults: the click maths below needs them
 
 
-def _caption(text: str) -> QLabel:
+class ViewWidget(QWidget):
+    """What the panel needs of a view's widget; the defaults suit a view that has
+    no settings, no model-dependent controls and no progress to show."""
+
+    request_changed = Signal()  # the settings changed: a new job is needed
+
+    def settings(self) -> Any:
+        """What the controls ask for (the view's settings dataclass)."""
+        raise NotImplementedError
+
+    def set_model(self, model: ModelBundle) -> None:
+        """A new model: offer its layers, keeping the choice where it still exists."""
+
+    def show_result(self, result: Any) -> None:
+        """Draw the result of the view's job."""
+        raise NotImplementedError
+
+    def painted(self) -> tuple[QWidget, ...]:
+        """The widgets a result changes (repainted at once to time the latency)."""
+        return (self,)
+
+    def clear(self, text: str | None = None) -> None:
+        """Show nothing (with `text` as the placeholder, where the view has one)."""
+
+    def set_pending(self) -> None:
+        """Its job was queued."""
+
+    def set_progress(self, done: int, total: int) -> None:
+        """Its job reported `progress(done, total)`."""
+
+    def show_failure(self, text: str) -> None:
+        """Its job failed (the panel also says so in its message line)."""
+
+
+def caption(text: str) -> QLabel:
+    """A wrapping, selectable label for a view's explanations and numbers."""
     label = QLabel(text)
     label.setWordWrap(True)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     return label
 
 
-def _row(*widgets: QWidget | str) -> QHBoxLayout:
+def control_row(*widgets: QWidget | str) -> QHBoxLayout:
+    """A row of controls; strings become their labels."""
     row = QHBoxLayout()
     for widget in widgets:
         row.addWidget(QLabel(widget) if isinstance(widget, str) else widget)
@@ -56,10 +95,13 @@ def _shape_text(shape) -> str:
 # ----------------------------------------------------------------------------- activations
 
 
-class ActivationsView(QWidget):
-    """The layer tree, the chosen layer's feature maps as a grid, one map enlarged."""
+class ActivationsView(ViewWidget):
+    """The layer tree, the chosen layer's feature maps as a grid, one map enlarged.
+    `layer_selected(name)` when a layer is chosen in the tree; `colormap_changed(name)`
+    when the colours change (other views follow them)."""
 
-    request_changed = Signal()  # layer, order or count: needs a new forward
+    layer_selected = Signal(str)
+    colormap_changed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,14 +126,14 @@ class ActivationsView(QWidget):
         self.shared_box.setChecked(True)
         self.shared_box.setToolTip("One colour scale for all maps (compare strengths), or each map "
                                    "stretched to its own range (see each pattern)")  # fmt: skip
-        self.info = _caption("Select a layer in the tree.")
+        self.info = caption("Select a layer in the tree.")
         self.grid = ImageView("Drop an image on the window to see this layer's feature maps.", hint=420)
         self.grid.setCursor(Qt.CursorShape.PointingHandCursor)
         self.grid.setToolTip("Click a map to enlarge it")
         self.detail = ImageView("Click a map to enlarge it", hint=200)
-        self.detail_info = _caption("")
+        self.detail_info = caption("")
 
-        controls = _row("Show", self.count_box, self.order_box, "Colours", self.colormap_box, self.shared_box)
+        controls = control_row("Show", self.count_box, self.order_box, "Colours", self.colormap_box, self.shared_box)
         middle = QWidget()
         middle_layout = QVBoxLayout(middle)
         middle_layout.setContentsMargins(0, 0, 0, 0)
@@ -117,8 +159,22 @@ class ActivationsView(QWidget):
         self.order_box.currentIndexChanged.connect(self._on_request_control_changed)
         self.count_box.currentIndexChanged.connect(self._on_request_control_changed)
         self.colormap_box.currentIndexChanged.connect(self._on_colour_control_changed)
+        self.colormap_box.currentTextChanged.connect(self.colormap_changed)
         self.shared_box.toggled.connect(self._on_colour_control_changed)
         self.grid.clicked.connect(self._on_grid_clicked)
+
+    # ------------------------------------------------------------------ view
+    def settings(self) -> AnalysisSettings:
+        return AnalysisSettings(self.layer(), self.order(), self.max_maps(), self.colormap(), self.shared_scale())
+
+    def set_model(self, model: ModelBundle) -> None:
+        self.set_tree(model.tree, self.layer())
+
+    def show_result(self, result: Analysis) -> None:
+        self.show_maps(result.maps, result.grid, result.columns)
+
+    def painted(self) -> tuple[QWidget, ...]:
+        return (self.grid,)
 
     # ------------------------------------------------------------------ state
     def set_tree(self, roots: list, keep: str | None) -> None:
@@ -201,9 +257,11 @@ class ActivationsView(QWidget):
     # ------------------------------------------------------------------ slots
     @Slot(QTreeWidgetItem, QTreeWidgetItem)
     def _on_tree_current_changed(self, current, previous) -> None:
-        if current is not None and current.data(0, Qt.ItemDataRole.UserRole):
+        name = current.data(0, Qt.ItemDataRole.UserRole) if current is not None else None
+        if name:
             self._selected = 0
             self.request_changed.emit()
+            self.layer_selected.emit(name)
 
     @Slot()
     def _on_request_control_changed(self) -> None:
@@ -236,9 +294,6 @@ class ActivationsView(QWidget):
         inside = 0 <= col < self._columns and x >= GRID_GAP and y >= GRID_GAP
         return index if inside and 0 <= index < len(self._maps.channels) else None
 
-    def selected_map(self) -> int:
-        return self._selected
-
     def _show_detail(self) -> None:
         maps, k = self._maps, self._selected
         if maps is None:
@@ -253,239 +308,3 @@ class ActivationsView(QWidget):
             f"<b>channel {int(maps.channels[k])}</b> of {maps.total_channels} · {m.shape[0]}×{m.shape[1]}<br>"
             f"min {maps.minimum[k]:.3g} · max {maps.maximum[k]:.3g} · mean {maps.mean[k]:.3g}"
         )
-
-
-# ----------------------------------------------------------------------------- residual
-
-
-def _magnitude_text(m) -> str:
-    return "—" if m is None else f"mean |v| {m.mean_abs:.3g} · ‖·‖₂ {m.l2:.3g} · std {m.std:.3g}"
-
-
-class ResidualPane(QWidget):
-    """F(x), x and F(x) + x of one block side by side, one colour scale for the three,
-    with their magnitudes and ||F(x)|| / ||x||."""
-
-    request_changed = Signal()  # another block
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._view = None
-        self._colormap = "viridis"
-        self.block_box = QComboBox()
-        self.block_box.setMinimumContentsLength(10)
-        self.channel_box = QSpinBox()
-        self.channel_box.setRange(-1, 0)
-        self.channel_box.setSpecialValueText("mean over channels")
-        self.channel_box.setValue(-1)
-        self.channel_box.setToolTip("Show one channel, or the mean over all channels (-1)")
-        self.ratio = QLabel("‖F(x)‖ / ‖x‖ = …")
-        font = self.ratio.font()
-        font.setPointSizeF(font.pointSizeF() * 1.5)
-        font.setBold(True)
-        self.ratio.setFont(font)
-        self.note = _caption("")
-        titles = ("F(x): the residual branch", "x: the shortcut", "F(x) + x, before ReLU")
-        self.views = [ImageView("…", hint=220) for _ in titles]
-        self.titles = [QLabel(f"<b>{t}</b>") for t in titles]
-        self.magnitudes = [_caption("") for _ in titles]
-        grid = QGridLayout()
-        for col, (title, view, mag) in enumerate(zip(self.titles, self.views, self.magnitudes, strict=True)):
-            grid.addWidget(title, 0, col)
-            grid.addWidget(view, 1, col)
-            grid.addWidget(mag, 2, col)
-            grid.setColumnStretch(col, 1)
-        grid.setRowStretch(1, 1)
-        explain = _caption(
-            "A residual block outputs ReLU(F(x) + x). If the identity is nearly right, training "
-            "drives F(x) towards zero (section 3.1), so ‖F(x)‖/‖x‖ is small in trained deep nets. "
-            "The three maps share one colour scale."
-        )
-        explain.setEnabled(False)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(_row("Block", self.block_box, "Channel", self.channel_box))
-        layout.addWidget(self.ratio)
-        layout.addWidget(self.note)
-        layout.addLayout(grid, 1)
-        layout.addWidget(explain)
-        self.block_box.currentIndexChanged.connect(self._on_block_changed)
-        self.channel_box.valueChanged.connect(self._on_channel_changed)
-
-    def set_blocks(self, blocks: list[str], keep: str | None) -> None:
-        with QSignalBlocker(self.block_box):
-            self.block_box.clear()
-            self.block_box.addItems(blocks)
-            if keep in blocks:
-                self.block_box.setCurrentText(keep)
-        self.clear()
-
-    def block(self) -> str | None:
-        return self.block_box.currentText() or None
-
-    def select_block(self, block: str) -> None:
-        if block != self.block() and self.block_box.findText(block) >= 0:
-            self.block_box.setCurrentText(block)
-
-    def set_colormap(self, name: str) -> None:
-        self._colormap = name
-        self._draw()
-
-    def clear(self) -> None:
-        self._view = None
-        for view in self.views:
-            view.set_image(None, "…")
-        for label in self.magnitudes:
-            label.setText("")
-        self.ratio.setText("‖F(x)‖ / ‖x‖ = …")
-        self.note.setText("")
-
-    def show_view(self, view) -> None:
-        """Show core's ResidualView."""
-        self._view = view
-        channels = view.residual.shape[0]
-        with QSignalBlocker(self.channel_box):
-            self.channel_box.setRange(-1, channels - 1)
-        if view.ratio is None:
-            self.ratio.setText("‖F(x)‖ / ‖x‖: no x in a plain net")
-        else:
-            self.ratio.setText(f"‖F(x)‖ / ‖x‖ = {view.ratio:.3f}   ({view.block})")
-        self.note.setText(view.note)
-        self.note.setVisible(bool(view.note))
-        mags = (view.residual_magnitude, view.identity_magnitude, view.sum_magnitude)
-        for label, m in zip(self.magnitudes, mags, strict=True):
-            label.setText(_magnitude_text(m))
-        self.titles[2].setText("<b>F(x) + x, before ReLU</b>" if view.identity is not None
-                               else "<b>F(x), before ReLU (no shortcut)</b>")  # fmt: skip
-        self._draw()
-
-    def shown_maps(self) -> int:
-        return sum(view.has_image() for view in self.views)
-
-    def _draw(self) -> None:
-        view = self._view
-        if view is None:
-            return
-        c = self.channel_box.value()
-        arrays = [view.residual, view.identity, view.sum]
-        planes = [None if a is None else (a.mean(0) if c < 0 else a[c]) for a in arrays]
-        present = [p for p in planes if p is not None]
-        lo = min(float(p.min()) for p in present)
-        hi = max(float(p.max()) for p in present)
-        span = hi - lo if hi > lo else 1.0
-        for image_view, plane in zip(self.views, planes, strict=True):
-            if plane is None:
-                image_view.set_image(None, "plain net: no shortcut, so no x")
-            else:
-                image_view.set_image(apply_colormap((plane - lo) / span, self._colormap))
-
-    @Slot()
-    def _on_block_changed(self) -> None:
-        self.request_changed.emit()
-
-    @Slot()
-    def _on_channel_changed(self) -> None:
-        self._draw()
-
-
-# ----------------------------------------------------------------------------- Grad-CAM
-
-
-class GradCamPane(QWidget):
-    """Grad-CAM of a chosen layer and class over the input as the network saw it.
-    The opacity slider re-blends the held heatmap; it never recomputes Grad-CAM."""
-
-    request_changed = Signal()  # layer or class
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._cam = None
-        self._display: np.ndarray | None = None
-        self.layer_box = QComboBox()
-        self.layer_box.setMinimumContentsLength(10)
-        self.class_box = QSpinBox()
-        self.class_box.setRange(-1, 0)
-        self.class_box.setSpecialValueText("top class")
-        self.class_box.setValue(-1)
-        self.class_box.setToolTip("The class whose evidence is shown: the most probable one, or any index")
-        self.top_box = QComboBox()
-        self.top_box.setToolTip("Pick one of this image's most probable classes")
-        self.top_box.setMinimumContentsLength(16)
-        self.opacity = QSlider(Qt.Orientation.Horizontal)
-        self.opacity.setRange(0, 100)
-        self.opacity.setValue(50)
-        self.opacity.setFixedWidth(140)
-        self.view = ImageView("Grad-CAM appears here for the selected image.", smooth=True, hint=380)
-        self.caption = _caption("")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(_row("Layer", self.layer_box, "Class", self.class_box, self.top_box,
-                              "Opacity", self.opacity))  # fmt: skip
-        layout.addWidget(self.caption)
-        layout.addWidget(self.view, 1)
-        self.layer_box.currentIndexChanged.connect(self._on_request_control_changed)
-        self.class_box.valueChanged.connect(self._on_request_control_changed)
-        self.top_box.activated.connect(self._on_top_box_activated)
-        self.opacity.valueChanged.connect(self._on_opacity_changed)
-
-    def set_layers(self, layers: list[str], default: str, num_classes: int, keep: str | None) -> None:
-        with QSignalBlocker(self.layer_box), QSignalBlocker(self.class_box):
-            self.layer_box.clear()
-            self.layer_box.addItems(layers)
-            self.layer_box.setCurrentText(keep if keep in layers else default)
-            self.class_box.setRange(-1, num_classes - 1)
-        self.clear()
-
-    def set_top(self, rows: list[tuple[int, str, float]]) -> None:
-        """This image's top classes, offered as quick choices."""
-        self.top_box.clear()
-        self.top_box.addItem("top 5 of this image…", None)
-        for index, name, p in rows:
-            self.top_box.addItem(f"#{index} {name} ({p:.1%})", index)
-
-    def layer(self) -> str | None:
-        return self.layer_box.currentText() or None
-
-    def class_index(self) -> int | None:
-        value = self.class_box.value()
-        return None if value < 0 else value
-
-    def set_class_index(self, index: int | None) -> None:
-        self.class_box.setValue(-1 if index is None else index)
-
-    def clear(self) -> None:
-        self._cam = None
-        self.view.set_image(None)
-        self.caption.setText("")
-
-    def show_cam(self, cam, display: np.ndarray, class_name: str) -> None:
-        """Show core's GradCam over `display` (the network's input, uint8)."""
-        if display.shape[0] < 224:  # a CIFAR input: enlarge (pixels stay square) so the heatmap blends smoothly
-            factor = -(-224 // display.shape[0])
-            display = display.repeat(factor, axis=0).repeat(factor, axis=1)
-        self._cam, self._display = cam, display
-        empty = " — no positive evidence at this layer (all zeros)" if cam.empty else ""
-        self.caption.setText(f"<b>{class_name}</b> (#{cam.class_index}) · p = {cam.probability:.1%} · "
-                             f"logit {cam.score:.3g} · layer {cam.layer}{empty}")  # fmt: skip
-        self._blend()
-
-    def shown_class(self) -> int | None:
-        return None if self._cam is None else self._cam.class_index
-
-    def _blend(self) -> None:
-        if self._cam is not None and self._display is not None:
-            self.view.set_image(overlay(self._display, self._cam.heatmap, self.opacity.value() / 100.0))
-
-    @Slot()
-    def _on_request_control_changed(self) -> None:
-        self.request_changed.emit()
-
-    @Slot(int)
-    def _on_top_box_activated(self, row: int) -> None:
-        index = self.top_box.itemData(row)
-        if index is not None:
-            self.class_box.setValue(int(index))
-
-    @Slot(int)
-    def _on_opacity_changed(self, value: int) -> None:
-        self._blend()

@@ -5,6 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from resnet_studio.core.catalog import CIFAR_PREPROCESSING
 from resnet_studio.core.errors import StudioError
 from resnet_studio.core.inspect import (
     FeatureMaps,
@@ -22,6 +23,7 @@ from resnet_studio.core.inspect import (
     response_std,
 )
 from resnet_studio.core.models import create_model, response_layer_names
+from resnet_studio.core.predict import Predictor
 
 
 @pytest.fixture(scope="module")
@@ -114,9 +116,12 @@ def test_activations_by_mean_picks_the_strongest_channels_and_match_a_plain_forw
     assert maps.channels.tolist() == torch.argsort(means, descending=True)[:5].tolist()
     np.testing.assert_allclose(maps.maps, full[maps.channels].numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(maps.logits, logits.numpy(), rtol=1e-5, atol=1e-5)
+    # the top-k the views show comes from these logits, through the one softmax/top-k
     probabilities = torch.softmax(logits, 0)
-    assert [i for i, _ in maps.top(3)] == probabilities.topk(3).indices.tolist()
-    assert maps.top(1)[0][1] == pytest.approx(float(probabilities.max()), rel=1e-5)
+    top = Predictor(model, CIFAR_PREPROCESSING).scores(maps.logits, 3)[0]
+    assert [s.index for s in top] == probabilities.topk(3).indices.tolist()
+    assert top[0].probability == pytest.approx(float(probabilities.max()), rel=1e-5)
+    assert top[0].name == f"class {top[0].index}"  # no class names: shown by index
 
 
 def test_activations_restore_training_mode_and_reject_bad_input(nets):

@@ -5,8 +5,11 @@ restored) and a preprocessed image tensor, makes one forward pass (Grad-CAM: plu
 one partial backward) and returns plain dataclasses of CPU numpy arrays and floats,
 never tensors. Images come back as uint8 H x W x 3 arrays, drawn without Qt, so the
 GUI shows them and the CLI writes them with `save_png`.
+
+Import from this package, not its modules: `_common` is shared inside it only.
 """
 
+from resnet_studio.core.inspect._common import block_names, block_of
 from resnet_studio.core.inspect.activations import ORDERS, FeatureMaps, activations, render_grid
 from resnet_studio.core.inspect.colormaps import COLORMAPS, apply_colormap, colormap_lut, save_png
 from resnet_studio.core.inspect.figure7 import Figure7Stats, figure7, response_std
@@ -36,6 +39,8 @@ __all__ = [
     "ResidualView",
     "activations",
     "apply_colormap",
+    "block_names",
+    "block_of",
     "colormap_lut",
     "figure7",
     "figure7_png",

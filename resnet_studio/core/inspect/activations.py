@@ -23,7 +23,7 @@ class FeatureMaps:
 
     `maps[k]` is channel `channels[k]` of the layer; `minimum/maximum/mean` are per map.
     `logits` is the network's output for the same forward pass (num_classes,), so the
-    panel gets its top-k without a second forward.
+    views get their top-k (`core.predict.Predictor.scores`) without a second forward.
     """
 
     layer: str
@@ -39,13 +39,6 @@ class FeatureMaps:
     def shape(self) -> tuple[int, int, int]:
         """(C, H, W) of the whole layer output."""
         return (self.total_channels, *self.maps.shape[1:])
-
-    def top(self, k: int = 5) -> list[tuple[int, float]]:
-        """(class index, softmax probability) of the k most probable classes."""
-        p = np.exp(self.logits.astype(np.float64) - self.logits.max())
-        p /= p.sum()
-        order = np.argsort(-p, kind="stable")[:k]
-        return [(int(i), float(p[i])) for i in order]
 
 
 def activations(
