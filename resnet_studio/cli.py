@@ -89,7 +89,8 @@ def _run_guarded(command: Callable[[argparse.Namespace], int], args: argparse.Na
 
 
 def _run_models(args: argparse.Namespace) -> int:
-    from resnet_studio.core.models import model_info, model_names
+    from resnet_studio.core.catalog import model_names
+    from resnet_studio.core.models import model_info
 
     names = [name for name in model_names() if args.filter.lower() in name]
     if not args.json:
@@ -110,7 +111,7 @@ def _run_models(args: argparse.Namespace) -> int:
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    from resnet_studio.core.models import parse_name
+    from resnet_studio.core.catalog import parse_name
     from resnet_studio.core.predict import Predictor
 
     parse_name(args.model)  # a misspelt name fails before any image is read

@@ -3,10 +3,15 @@ for it. The Model panel changes it; the Inspection and Training panels follow it
 
 Weights belong to one architecture: choosing another network drops them (and says
 so through `weights_dropped`), loading weights sets the choice to theirs.
+
+`describe(choice)` is the job that measures a network for the Model panel (and any
+other front end): core's ModelInfo and the module tree, as plain values.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from resnet_studio.app.observable import Emitter
@@ -67,3 +72,61 @@ class ModelState:
         if self._weights is not None:
             self._weights, self._weights_choice = None, None
             self.changed.emit(self._choice, None)
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """What the Model panel shows about a network: plain values, never a live model,
+    so nothing big or device-bound crosses from the worker thread."""
+
+    choice: ModelChoice  # resolved
+    info: Any  # core.models.ModelInfo: stages, params, multiply-adds
+    tree: tuple[Any, ...]  # core.inspect.tree.LayerNode roots (module_tree)
+
+
+def describe(choice: ModelChoice) -> ModelSummary:
+    """Measure a network (seconds for cifar-resnet1202, so it runs in a worker; core
+    caches model_info). Torch is imported here, not at module level, so the window
+    can show before PyTorch is loaded."""
+    import torch
+
+    from resnet_studio.core.inspect.tree import module_tree
+    from resnet_studio.core.models import create_model, model_info
+
+    choice = choice.resolved()
+    info = model_info(choice.name, **choice.options())
+    with torch.device("meta"):  # structure only: no memory, no initialisation cost
+        model = create_model(choice.name, **choice.options())
+    return ModelSummary(choice, info, tuple(module_tree(model)))
+
+
+def save_weights_job(choice: ModelChoice, weights: Any, path: str) -> str:
+    """Write `weights` (a LoadResult), or a fresh initialisation of `choice` when None,
+    to a safetensors file with the metadata that rebuilds it. Returns the path written."""
+    from resnet_studio.core.models import create_model
+    from resnet_studio.core.weights import save_weights
+
+    choice = choice.resolved()
+    model = weights.model if weights is not None else create_model(choice.name, **choice.options())
+    meta: dict[str, Any] = {"model": choice.name, "num_classes": choice.num_classes}
+    if choice.shortcut:
+        meta["shortcut"] = choice.shortcut
+    if weights is not None and weights.class_names:
+        meta["class_names"] = list(weights.class_names)
+    return str(save_weights(model, path, meta))
+
+
+def weights_text(result: Any) -> str:
+    """What a loaded LoadResult is, for the user: format, source, tensors matched,
+    class names (and whether they were guessed), the loader's notes."""
+    name = Path(result.source).name or result.source
+    lines = [f"Loaded {result.format} weights from {name}: {result.matched_keys:,} tensors matched."]
+    names = result.class_names or []
+    if names:
+        first = ", ".join(names[:4])
+        guessed = " (guessed from the head size)" if result.class_names_guessed else ""
+        lines.append(f"{len(names):,} classes{guessed}: {first}{', …' if len(names) > 4 else ''}")
+    else:
+        lines.append("No class names in the file.")
+    lines += list(result.notes)
+    return "\n".join(lines)

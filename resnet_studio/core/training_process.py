@@ -188,6 +188,9 @@ def _child_main(conn: Any, job_text: str) -> None:
     """The child: run the job, stream its events, answer control messages."""
     from resnet_studio.core.train import ModelChoice, TrainControl, resume, train
 
+    # Ctrl+C in a terminal reaches the whole process group: the parent stops this child
+    # through the pipe (runs end "cancelled" with a checkpoint), so it must not die first.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     job = json.loads(job_text)
     if hasattr(os, "nice"):
         os.nice(NICENESS)  # before the engine starts its threads, which inherit it

@@ -5,26 +5,36 @@ level (an event filter on the window and on the Model panel, which accepts weigh
 drops itself): images and folders go to the Inspection panel, weight files to the
 Model panel, anything else gets a clear "not an image" message and changes nothing.
 
-Only PySide6 is imported here: the window (and this router) exists before PyTorch
-is loaded, and importing core would import torch. The suffix lists mirror
-`core.images.IMAGE_SUFFIXES` and the Model panel's weight suffixes.
+The window creates the router at once and `attach`es the panels once PyTorch is
+loaded; until then every drop gets "still loading PyTorch". Only PySide6 and the
+torch-free catalog are imported here: the window (and this router) exists before
+PyTorch is loaded.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QMimeData, QObject
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QApplication, QFileDialog
+from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow
 
+from resnet_studio.core.catalog import (
+    IMAGES_FILTER,
+    WEIGHT_SUFFIXES,
+    is_image_file,
+    is_weight_file,
+    suffix_list,
+)
 from resnet_studio.gui import settings
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
-WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt", ".bin")
-IMAGE_FILTER = ("Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)")
+if TYPE_CHECKING:  # the panels import torch; the router must not
+    from resnet_studio.gui.inspection_panel import InspectionPanel
+    from resnet_studio.gui.model_panel import ModelPanel
+
 INSPECTION = "Inspection"
 MESSAGE_MS = 8000
 _DRAG_EVENTS = (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.DragLeave, QEvent.Type.Drop)
@@ -49,10 +59,9 @@ def sort_paths(paths: list[str]) -> SortedDrop:
     out = SortedDrop()
     for text in paths:
         path = Path(text)
-        suffix = path.suffix.lower()
-        if path.is_dir() or suffix in IMAGE_SUFFIXES:
+        if path.is_dir() or is_image_file(path):
             out.images.append(str(path))
-        elif suffix in WEIGHT_SUFFIXES:
+        elif is_weight_file(path):
             out.weights.append(str(path))
         else:
             out.others.append(str(path))
@@ -69,18 +78,27 @@ def sort_mime(mime: QMimeData) -> SortedDrop:
 def not_an_image_message(names: list[str]) -> str:
     shown = ", ".join(Path(n).name or n for n in names[:3]) + (", …" if len(names) > 3 else "")
     return (f"Not an image: {shown}. Drop JPEG, PNG, BMP, GIF, WebP or TIFF images, a folder "
-            "of them, or a weight file (.safetensors, .pth, .pt, .ckpt, .bin).")  # fmt: skip
+            f"of them, or a weight file ({suffix_list(WEIGHT_SUFFIXES)}).")  # fmt: skip
 
 
 class DropRouter(QObject):
-    """Installed by the main window; see the module docstring."""
+    """Installed by the main window; see the module docstring. `show_panel(title)`
+    brings a panel's tab to the front (the window's)."""
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: QMainWindow, show_panel: Callable[[str], object]) -> None:
         super().__init__(window)
         self.window = window
+        self._show_panel = show_panel
+        self._model: ModelPanel | None = None
+        self._inspection: InspectionPanel | None = None
         window.setAcceptDrops(True)
         window.installEventFilter(self)
-        window.core_loaded.connect(self._on_window_core_loaded)
+
+    def attach(self, model: ModelPanel, inspection: InspectionPanel | None) -> None:
+        """The panels exist (PyTorch is loaded): route to them from now on. The
+        Inspection panel may be missing (it failed to open)."""
+        self._model, self._inspection = model, inspection
+        model.installEventFilter(self)
 
     # ------------------------------------------------------------------ public
     def route(self, mime: QMimeData, label: str = "dropped image") -> bool:
@@ -88,27 +106,29 @@ class DropRouter(QObject):
         if not self._loaded():
             return False
         dropped = sort_mime(mime)
-        if not dropped.routable() and mime.hasImage():  # an image dragged out of a browser
-            panel = self._inspection()
-            if panel is not None:
-                panel.add_qimage(mime.imageData(), label)
-                self.window.show_panel(INSPECTION)
-                return True
+        # an image dragged out of a browser
+        if not dropped.routable() and mime.hasImage() and self._inspection is not None:
+            self._inspection.add_qimage(mime.imageData(), label)
+            self._show_panel(INSPECTION)
+            return True
         return self.route_paths(dropped)
 
     def route_paths(self, dropped: SortedDrop) -> bool:
+        """Load the first weight file and open the images; say what was refused."""
+        if self._model is None:
+            return self._loaded()
         messages = []
         if dropped.weights:
-            self.window.model_panel.load_weights_file(dropped.weights[0])
+            self._model.load_weights_file(dropped.weights[0])
             extra = " (one weight file at a time: the others were skipped)" if len(dropped.weights) > 1 else ""
             messages.append(f"Loading weights from {Path(dropped.weights[0]).name}{extra}")
-        panel = self._inspection()
+        panel = self._inspection
         if dropped.images:
             if panel is None:
                 messages.append("The Inspection panel is not available.")
             else:
                 panel.open_paths(dropped.images)
-                self.window.show_panel(INSPECTION)
+                self._show_panel(INSPECTION)
         refused = dropped.others + dropped.remote
         if refused:
             text = not_an_image_message(refused)
@@ -128,7 +148,7 @@ class DropRouter(QObject):
         if not self._loaded():
             return
         paths, _ = QFileDialog.getOpenFileNames(self.window, "Open images",
-                                                settings.last_folder("images"), IMAGE_FILTER)  # fmt: skip
+                                                settings.last_folder("images"), IMAGES_FILTER)  # fmt: skip
         if paths:
             settings.remember_folder("images", paths[0])
             self.route_paths(sort_paths(paths))
@@ -145,8 +165,7 @@ class DropRouter(QObject):
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
         if event.type() not in _DRAG_EVENTS:
             return False
-        model_panel = self.window.model_panel
-        if obj is model_panel and event.type() != QEvent.Type.DragLeave:
+        if obj is self._model and obj is not None and event.type() != QEvent.Type.DragLeave:
             dropped = sort_mime(event.mimeData())
             if dropped.weights and not dropped.images:
                 return False  # the Model panel's own drop handling, with its highlight
@@ -163,7 +182,7 @@ class DropRouter(QObject):
         mime = event.mimeData()
         dropped = sort_mime(mime)
         bar = self.window.statusBar()
-        if self.window.model_panel is None:
+        if self._model is None:
             event.ignore()
             bar.showMessage("Still loading PyTorch; drop again in a moment.", MESSAGE_MS)
         elif dropped.routable() or mime.hasImage():
@@ -184,9 +203,8 @@ class DropRouter(QObject):
             text = (not_an_image_message(refused) + " Nothing was changed.") if refused else \
                 "Nothing to open in this drag."  # fmt: skip
             bar.showMessage(text, MESSAGE_MS)
-            panel = self._inspection()
-            if panel is not None and event.type() == QEvent.Type.DragEnter:
-                panel.show_message(text, "error")
+            if self._inspection is not None and event.type() == QEvent.Type.DragEnter:
+                self._inspection.show_message(text, "error")
 
     def _on_drop(self, event: QDropEvent) -> None:
         if self.route(event.mimeData()):
@@ -195,14 +213,7 @@ class DropRouter(QObject):
             event.ignore()
 
     def _loaded(self) -> bool:
-        if self.window.model_panel is None:
+        if self._model is None:
             self.window.statusBar().showMessage("Still loading PyTorch; try again in a moment.", MESSAGE_MS)
             return False
         return True
-
-    def _inspection(self):
-        return self.window.panel(INSPECTION)
-
-    def _on_window_core_loaded(self) -> None:
-        if self.window.model_panel is not None:
-            self.window.model_panel.installEventFilter(self)

@@ -5,15 +5,21 @@ library is imported at module level, so a missing PySide6 or a missing system
 library becomes a message with the fix instead of Qt's bare abort ("could not load
 the Qt platform plugin xcb", then SIGABRT): Qt aborts inside QApplication's
 constructor, so the checks have to happen before it.
+
+SIGINT (Ctrl+C in the terminal) and SIGTERM close the window as the user would,
+without the "stop training?" question: training stops and its runs keep their
+checkpoints, then the app quits with status 0, as after closing the window.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import signal
+import socket
 import sys
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 EXIT_USER_ERROR = 2
@@ -109,6 +115,53 @@ def install_excepthook(window_of=lambda: None, *, headless: bool = False):
     return previous
 
 
+QUIT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name))
+
+
+def install_signal_handlers(on_signal: Callable[[int], None],
+                            signals: tuple[int, ...] = QUIT_SIGNALS) -> Callable[[], None]:  # fmt: skip
+    """Call `on_signal(signum)` in the GUI thread, from Qt's event loop, when one of
+    `signals` arrives. Returns a function that restores the previous handlers.
+
+    Python runs its signal handlers only between bytecodes of the main thread, and
+    while Qt's loop sleeps in C none run: Ctrl+C went unnoticed until some slot ran,
+    and then raised KeyboardInterrupt inside it. Here the C-level handler also writes
+    the signal number to a socket (`signal.set_wakeup_fd`), a QSocketNotifier wakes
+    the loop, and its slot calls `on_signal` at a clean point of the loop.
+    """
+    from PySide6.QtCore import QSocketNotifier
+
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    previous_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    previous = {signum: signal.getsignal(signum) for signum in signals}
+    for signum in signals:
+        signal.signal(signum, lambda *_: None)  # the byte on the wakeup socket does the work
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read)
+
+    def on_readable(*_: Any) -> None:
+        try:
+            data = reader.recv(64)
+        except (BlockingIOError, InterruptedError):
+            return
+        for signum in data:  # one byte per signal received
+            if signum in signals:
+                on_signal(signum)
+
+    notifier.activated.connect(on_readable)
+
+    def restore() -> None:
+        notifier.setEnabled(False)
+        signal.set_wakeup_fd(previous_fd)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        reader.close()
+        writer.close()
+
+    return restore
+
+
 def _option(options: Any, name: str, default: Any = None) -> Any:
     if isinstance(options, Mapping):
         return options.get(name, default)
@@ -152,6 +205,7 @@ def run_app(options: Any = None) -> int:
     protect_none()  # before the first paint: PySide6 6.12.0 on Python < 3.12
     window = MainWindow(demo=bool(_option(options, "demo", False)), persist=not screenshot)
     previous_hook = install_excepthook(lambda: window, headless=bool(screenshot))
+    restore_signals = install_signal_handlers(lambda _signum: window.close_without_asking())
     try:
         if screenshot:
             from resnet_studio.gui.screenshot import take_screenshot
@@ -165,6 +219,7 @@ def run_app(options: Any = None) -> int:
         sys.excepthook = previous_hook
         window.close()
         left = workers.stop_all()
+        restore_signals()
     if left:  # a job ignored its cancel: deleting its QThread would abort, so leave now
         print(f"warning: {len(left)} background job(s) did not stop; exiting anyway", file=sys.stderr)
         sys.stdout.flush()

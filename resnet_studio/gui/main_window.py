@@ -1,16 +1,16 @@
 """The main window: menus, status bar, and a tab per panel.
 
 The window is shown before PyTorch is imported (that takes seconds): it starts on a
-"Loading PyTorch…" page while a worker imports core and picks the device, then adds
-the panels. Panels other than Model plug in with `add_panel(title, widget)`; modules
-listed in OPTIONAL_PANELS are added automatically when they exist, by calling their
-`create_panel(window) -> QWidget` with their `TITLE`.
+"Loading PyTorch…" page while a worker imports core and picks the device, then
+builds the panels. It owns the one `ModelState` every panel shares and hands each
+panel a `PanelContext`; then it only calls what the `Panel` protocol declares and
+connects the Qt signals a panel offers (the Inspection panel's `open_requested`).
+A panel that fails to build is reported and left out; the others stay.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -26,11 +26,17 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_studio import __version__
+from resnet_studio.app.model import ModelState
 from resnet_studio.gui import settings, workers
 from resnet_studio.gui.drop_routing import DropRouter
+from resnet_studio.gui.panel import Panel, PanelContext
 from resnet_studio.gui.widgets import PAPER_CITATION, app_icon, configure_plots, show_error
 
-OPTIONAL_PANELS = ("resnet_studio.gui.training_panel", "resnet_studio.gui.inspection_panel")
+if TYPE_CHECKING:  # the panels import torch, which loads after the first paint
+    from resnet_studio.gui.inspection_panel import InspectionPanel
+    from resnet_studio.gui.model_panel import ModelPanel
+    from resnet_studio.gui.training_panel import TrainingPanel
+
 DEFAULT_SIZE = (1200, 780)
 
 
@@ -53,20 +59,26 @@ class MainWindow(QMainWindow):
     def __init__(self, *, demo: bool = False, persist: bool = True) -> None:
         super().__init__()
         workers.collect_garbage_in_gui_thread()
-        self.demo = demo  # --demo: the training panel may start a short comparison
-        self.persist = persist  # False for screenshots: do not touch the user's settings
-        self.model_panel = None
+        self.model = ModelState()  # the network every panel works on
+        # demo: the training panel starts a short comparison; persist False (screenshots):
+        # do not touch the user's settings
+        self.context = PanelContext(model=self.model, demo=demo, persist=persist)
+        self.model_panel: ModelPanel | None = None
+        self.training: TrainingPanel | None = None
+        self.inspection: InspectionPanel | None = None
         self.device: str | None = None
         self._panels: dict[str, QWidget] = {}
         self._plot_exporter = None
         self._loader: workers.Worker | None = None
+        self._asking = True  # False once a signal closes the window: no questions
         self.setWindowTitle("ResNet Studio")
         self.setWindowIcon(app_icon())
         self._build_pages()
         self._build_menus()
         self._build_status_bar()
         self._restore_geometry()
-        self.drops = DropRouter(self)  # window-wide drag and drop, File > Open Image…, paste
+        self.drops = DropRouter(self, self.show_panel)  # window-wide drops, Open Image…, paste
+        self.palette_changed.connect(self._on_palette_changed)
 
     # ------------------------------------------------------------------ building
     def _build_pages(self) -> None:
@@ -147,9 +159,11 @@ class MainWindow(QMainWindow):
         self.device_label.setText(f"Training device: {result['device_text']}")
         if self.device.startswith("cuda"):
             self._memory_timer.start()
-        self.model_panel = ModelPanel()
-        self.add_panel("Model", self.model_panel)
-        self._add_optional_panels()
+        self.model_panel = ModelPanel(self.context)
+        self.add_panel(ModelPanel.TITLE, self.model_panel)
+        self.training = self._build_training_panel()
+        self.inspection = self._build_inspection_panel()
+        self.drops.attach(self.model_panel, self.inspection)
         self.open_action.setEnabled(True)
         self.save_action.setEnabled(True)
         self.pages.setCurrentWidget(self.tabs)
@@ -163,15 +177,33 @@ class MainWindow(QMainWindow):
         details = loader.traceback_text if loader is not None else ""
         show_error(self, "Loading failed", f"Could not load PyTorch or resnet-studio's core:\n{exc}", details)
 
-    def _add_optional_panels(self) -> None:
-        for module_name in OPTIONAL_PANELS:
-            if importlib.util.find_spec(module_name) is None:
-                continue
-            try:
-                module = importlib.import_module(module_name)
-                self.add_panel(module.TITLE, module.create_panel(self))
-            except Exception as exc:  # a broken panel must not take the app down
-                show_error(self, "Panel failed", f"Could not open {module_name}: {exc!r}")
+    def _build_training_panel(self) -> TrainingPanel | None:
+        try:
+            from resnet_studio.gui.training_panel import TrainingPanel
+
+            panel = TrainingPanel(self.context)
+        except Exception as exc:  # a broken panel must not take the app down
+            show_error(self, "Panel failed", f"Could not open the Training panel: {exc!r}")
+            return None
+        self.add_panel(panel.TITLE, panel)
+        self.set_plot_exporter(panel.export_plot)
+        if self.context.demo:
+            QTimer.singleShot(0, panel.start_demo)
+        return panel
+
+    def _build_inspection_panel(self) -> InspectionPanel | None:
+        try:
+            from resnet_studio.gui.inspection_panel import InspectionPanel
+
+            panel = InspectionPanel(self.context)
+        except Exception as exc:  # a broken panel must not take the app down
+            show_error(self, "Panel failed", f"Could not open the Inspection panel: {exc!r}")
+            return None
+        self.add_panel(panel.TITLE, panel)
+        panel.open_requested.connect(self.drops.open_images)
+        if not self.context.persist:  # a screenshot shows the panel at work, not empty
+            QTimer.singleShot(0, panel.load_sample)
+        return panel
 
     # ------------------------------------------------------------------ panels
     def add_panel(self, title: str, widget: QWidget) -> int:
@@ -181,6 +213,10 @@ class MainWindow(QMainWindow):
 
     def panel(self, title: str) -> QWidget | None:
         return self._panels.get(title)
+
+    def panels(self) -> list[Panel]:
+        """The tabs that are panels (an added plain widget is only drawn)."""
+        return [widget for widget in self._panels.values() if isinstance(widget, Panel)]
 
     def panel_titles(self) -> list[str]:
         return list(self._panels)
@@ -197,10 +233,14 @@ class MainWindow(QMainWindow):
         self.export_plot_action.setEnabled(exporter is not None)
 
     def is_ready(self) -> bool:
-        """Core loaded and every panel finished drawing (panels may define is_ready())."""
-        if self.model_panel is None:
-            return False
-        return all(getattr(w, "is_ready", lambda: True)() for w in self._panels.values())
+        """Core loaded and every panel finished drawing."""
+        return self.model_panel is not None and all(panel.is_ready() for panel in self.panels())
+
+    def close_without_asking(self) -> None:
+        """Close as the user would, but without "really quit?" (SIGINT, SIGTERM): a
+        running training stops, and its runs keep their checkpoints."""
+        self._asking = False
+        self.close()
 
     # ------------------------------------------------------------------ slots
     @Slot()
@@ -239,6 +279,11 @@ class MainWindow(QMainWindow):
         )
 
     @Slot()
+    def _on_palette_changed(self) -> None:
+        for panel in self.panels():
+            panel.apply_palette()
+
+    @Slot()
     def _on_memory_timer_timeout(self) -> None:
         import torch
 
@@ -255,29 +300,25 @@ class MainWindow(QMainWindow):
         super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        """Ask panels that may object (`confirm_close()`, e.g. training is running),
-        then save geometry, stop every panel's jobs, join every thread."""
-        for widget in self._panels.values():
-            confirm = getattr(widget, "confirm_close", None)
-            if confirm is not None and not confirm():
-                event.ignore()
-                return
+        """Ask the panels (`confirm_close()`: e.g. training is running) unless a signal
+        closes the window, then save geometry, stop every panel's jobs, join every thread."""
+        if self._asking and not all(panel.confirm_close() for panel in self.panels()):
+            event.ignore()
+            return
         self._save_geometry()
         self._memory_timer.stop()
-        for widget in self._panels.values():
-            shutdown = getattr(widget, "shutdown", None)
-            if shutdown is not None:
-                shutdown()
+        for panel in self.panels():
+            panel.shutdown()
         workers.stop_all()
         event.accept()
 
     def _restore_geometry(self) -> None:
         self.resize(*DEFAULT_SIZE)
-        if self.persist:
+        if self.context.persist:
             geometry = settings.app_settings().value("window/geometry")
             if geometry is not None:
                 self.restoreGeometry(geometry)
 
     def _save_geometry(self) -> None:
-        if self.persist:
+        if self.context.persist:
             settings.app_settings().setValue("window/geometry", self.saveGeometry())

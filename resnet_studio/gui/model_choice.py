@@ -3,12 +3,11 @@ residual, shortcut option and number of classes.
 
 Both directions stay in sync: changing a control composes a zoo name, and typing a
 name (any `parse_name` accepts, e.g. cifar-resnet62) sets the controls. The name
-grammar lives in core (`parse_name`); this module only maps it onto widgets.
+grammar lives in `core.catalog` (`parse_name`, `compose_name`, the families, variants,
+depths and shortcut options); this module only maps it onto widgets.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal, Slot
 from PySide6.QtGui import QIntValidator, QStandardItemModel
@@ -23,38 +22,35 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from resnet_studio.core.catalog import (
+    CIFAR_LISTED_DEPTHS,
+    FAMILIES,
+    IMAGENET_LAYERS,
+    SHORTCUTS,
+    VARIANTS,
+    ModelChoice,
+    ModelSpec,
+    compose_name,
+    model_names,
+    parse_name,
+)
 from resnet_studio.core.errors import StudioError
-from resnet_studio.core.models import model_names, parse_name
-from resnet_studio.core.models.registry import CIFAR_LISTED_DEPTHS, IMAGENET_LAYERS
 
-FAMILIES = (  # (key of core's FAMILIES, short label for the combo box)
-    ("imagenet", "ImageNet (Table 1)"),
-    ("cifar", "CIFAR 6n+2 (section 4.2)"),
-    ("imagenet-cifar", "CIFAR-style ImageNet nets"),
-)
-VARIANTS = (  # (label, name suffix, tooltip)
-    ("v1.5", "", "torchvision's ResNet: stride 2 in the bottleneck's 3x3 conv"),
-    ("v1", "-v1", "the paper's bottleneck: stride 2 in the first 1x1 conv (50/101/152 only)"),
-    ("v1c", "-v1c", "deep stem: three 3x3 convs instead of the 7x7 (Bag of Tricks, ResNet-C)"),
-    ("v1d", "-v1d", "deep stem and average-pool before projection shortcuts (ResNet-D)"),
-)
-SHORTCUTS = (
-    ("A", "A: identity, zero-padded"),
-    ("B", "B: projection where shape changes"),
-    ("C", "C: all projections"),
-)
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    """What the controls describe: enough to call `create_model` or `model_info`."""
-
-    name: str
-    num_classes: int
-    shortcut: str | None  # None for plain nets
-
-    def options(self) -> dict:
-        return {"num_classes": self.num_classes, "shortcut": self.shortcut}
+# What the controls show; the grammar itself (keys, labels, depths) is the catalog's.
+FAMILY_ORDER = ("imagenet", "cifar", "imagenet-cifar")
+FAMILY_SHORT_LABELS = {"imagenet-cifar": "CIFAR-style ImageNet nets"}  # the box is narrow
+IMAGENET_VARIANTS = tuple(label for label, family in VARIANTS.values() if family == "imagenet")
+VARIANT_TIPS = {
+    "v1.5": "torchvision's ResNet: stride 2 in the bottleneck's 3x3 conv",
+    "v1": "the paper's bottleneck: stride 2 in the first 1x1 conv (50/101/152 only)",
+    "v1c": "deep stem: three 3x3 convs instead of the 7x7 (Bag of Tricks, ResNet-C)",
+    "v1d": "deep stem and average-pool before projection shortcuts (ResNet-D)",
+}
+SHORTCUT_LABELS = {
+    "A": "A: identity, zero-padded",
+    "B": "B: projection where shape changes",
+    "C": "C: all projections",
+}
 
 
 class ModelChooser(QWidget):
@@ -83,8 +79,9 @@ class ModelChooser(QWidget):
         self.name_box.setToolTip("Type any zoo name (e.g. resnet50-v1d, cifar-plain20) or pick one")
 
         self.family_box = QComboBox()
-        for key, label in FAMILIES:
-            self.family_box.addItem(label, key)
+        for key in FAMILY_ORDER:
+            self.family_box.addItem(FAMILY_SHORT_LABELS.get(key, FAMILIES[key]), key)
+            self.family_box.setItemData(self.family_box.count() - 1, FAMILIES[key], Qt.ItemDataRole.ToolTipRole)
         self.depth_box = QComboBox()
         self._depth_edit = None  # the line edit of the (CIFAR-only) editable depth box
         self.variant_box = QComboBox()
@@ -100,8 +97,8 @@ class ModelChooser(QWidget):
         kind_row.addWidget(self.plain_button)
         kind_row.addStretch(1)
         self.shortcut_box = QComboBox()
-        for key, label in SHORTCUTS:
-            self.shortcut_box.addItem(label, key)
+        for key in SHORTCUTS:
+            self.shortcut_box.addItem(SHORTCUT_LABELS[key], key)
         self.shortcut_box.setToolTip("Table 3 of the paper: options A, B and C")
         self.classes_box = QSpinBox()
         self.classes_box.setRange(1, 100_000)
@@ -133,6 +130,7 @@ class ModelChooser(QWidget):
 
     # ------------------------------------------------------------------ public
     def choice(self) -> ModelChoice:
+        """The (resolved) network the controls describe."""
         shortcut = None if self._spec.plain else self.shortcut_box.currentData()
         return ModelChoice(self._spec.name, self.classes_box.value(), shortcut)
 
@@ -153,6 +151,7 @@ class ModelChooser(QWidget):
     def set_choice(self, choice: ModelChoice) -> bool:
         """Show `choice` (e.g. the architecture of loaded weights)."""
         try:
+            choice = choice.resolved()
             spec = parse_name(choice.name)
         except StudioError as exc:
             self.invalid.emit(str(exc))
@@ -162,7 +161,7 @@ class ModelChooser(QWidget):
         return True
 
     # ------------------------------------------------------------------ syncing
-    def _apply_spec(self, spec, *, classes: int, shortcut: str | None) -> None:
+    def _apply_spec(self, spec: ModelSpec, *, classes: int, shortcut: str | None) -> None:
         """Show `spec` in every control without re-entering the change handlers."""
         blockers = [QSignalBlocker(w) for w in self._controls()]
         try:
@@ -204,15 +203,16 @@ class ModelChooser(QWidget):
         else:
             self.depth_box.setToolTip("Table 1: 18, 34 (basic blocks), 50, 101, 152 (bottlenecks)")
 
-    def _fill_variants(self, spec) -> None:
+    def _fill_variants(self, spec: ModelSpec) -> None:
         self.variant_box.clear()
         if spec.family == "imagenet":
-            for label, _, tip in VARIANTS:
+            for label in IMAGENET_VARIANTS:
                 self.variant_box.addItem(label)
+                tip = VARIANT_TIPS.get(label, "")
                 self.variant_box.setItemData(self.variant_box.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
             model = self.variant_box.model()
             if isinstance(model, QStandardItemModel):  # v1 only differs for bottlenecks
-                model.item(1).setEnabled(spec.block == "bottleneck")
+                model.item(IMAGENET_VARIANTS.index("v1")).setEnabled(spec.block == "bottleneck")
             self.variant_box.setCurrentText(spec.variant)
             self.variant_box.setEnabled(True)
         else:
@@ -221,17 +221,9 @@ class ModelChooser(QWidget):
             self.variant_box.setEnabled(False)
 
     def _compose_name(self) -> str:
-        family = self.family_box.currentData()
-        kind = "plain" if self.plain_button.isChecked() else "resnet"
-        depth = self.depth_box.currentText().strip()
-        if family == "cifar":
-            return f"cifar-{kind}{depth}"
-        if family == "imagenet-cifar":
-            return f"{kind}{depth}-cifar"
-        suffix = dict((label, s) for label, s, _ in VARIANTS).get(self.variant_box.currentText(), "")
-        if suffix == "-v1" and int(depth or 0) in (18, 34):
-            suffix = ""  # v1 is v1.5 for basic blocks; fall back rather than refuse
-        return f"{kind}{depth}{suffix}"
+        return compose_name(self.family_box.currentData(), self.depth_box.currentText().strip(),
+                            plain=self.plain_button.isChecked(),
+                            variant=self.variant_box.currentText())  # fmt: skip
 
     def _emit(self) -> None:
         self.choice_changed.emit(self.choice())

@@ -1,88 +1,34 @@
-"""What the Model panel shows about a network: a Table-1-style stage table and the
-module tree, plus `describe()`, the job that measures them in a worker thread.
-
-`describe()` returns plain frozen dataclasses (core's ModelInfo and a tree of
-TreeNode), never a live model, so nothing big or device-bound crosses threads.
+"""What the Model panel shows: a Table-1-style stage table, the module tree and the
+weights box. The table and tree draw plain values that `app.model.describe()` measured in a worker
+(core's ModelInfo and `LayerNode`s from core's one tree builder).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QGridLayout,
+    QGroupBox,
     QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QTreeWidget,
     QTreeWidgetItem,
+    QVBoxLayout,
     QWidget,
 )
 
-from resnet_studio.gui.model_choice import ModelChoice
+from resnet_studio.core.catalog import WEIGHT_SUFFIXES, suffix_list
 from resnet_studio.gui.widgets import flops_unit, format_flops, format_int
-
-
-@dataclass(frozen=True)
-class TreeNode:
-    name: str  # attribute name, e.g. "conv1" or "0"
-    path: str  # qualified name, e.g. "layer1.0.conv1"
-    kind: str  # short description, e.g. "Conv2d 3x3, 64->64"
-    params: int
-    children: tuple[TreeNode, ...]
-
-
-@dataclass(frozen=True)
-class ModelSummary:
-    choice: ModelChoice
-    info: object  # resnet_studio.core.models.ModelInfo
-    tree: tuple[TreeNode, ...]
-
-
-def describe(choice: ModelChoice) -> ModelSummary:
-    """Measure a network (runs in a worker; model_info is cached in core)."""
-    import torch
-
-    from resnet_studio.core.models import create_model, model_info
-
-    info = model_info(choice.name, choice.num_classes, shortcut=choice.shortcut)
-    with torch.device("meta"):  # structure only: no memory, no initialisation cost
-        model = create_model(choice.name, choice.num_classes, shortcut=choice.shortcut)
-    return ModelSummary(choice, info, _children(model, ""))
-
-
-def _children(module, prefix: str) -> tuple[TreeNode, ...]:
-    nodes = []
-    for name, child in module.named_children():
-        path = f"{prefix}{name}"
-        params = sum(p.numel() for p in child.parameters())
-        nodes.append(TreeNode(name, path, _kind(child), params, _children(child, f"{path}.")))
-    return tuple(nodes)
-
-
-def _kind(module) -> str:
-    """A one-line description of a module, in the paper's notation where there is one."""
-    kind = type(module).__name__
-    if kind == "Conv2d":
-        k, s = module.kernel_size[0], module.stride[0]
-        text = f"Conv2d {k}×{k}, {module.in_channels}→{module.out_channels}"
-        return text + (f", stride {s}" if s > 1 else "")
-    if kind == "BatchNorm2d":
-        return f"BatchNorm2d({module.num_features})"
-    if kind == "Linear":
-        return f"Linear {module.in_features}→{module.out_features}"
-    if kind in ("MaxPool2d", "AvgPool2d"):
-        k = module.kernel_size if isinstance(module.kernel_size, int) else module.kernel_size[0]
-        s = module.stride if isinstance(module.stride, int) else module.stride[0]
-        return f"{kind} {k}×{k}, stride {s}"
-    if kind == "AdaptiveAvgPool2d":
-        return "global average pool"
-    if kind == "Sequential":
-        return f"Sequential ({len(module)})"
-    return kind
-
 
 # ---------------------------------------------------------------------------- stage table
 
@@ -119,7 +65,8 @@ class StageTable(QTableWidget):
                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
             )
 
-    def show_info(self, info) -> None:
+    def show_info(self, info: Any) -> None:
+        """Fill the rows from core's ModelInfo."""
         stages = list(info.stages)
         unit, scale = flops_unit(info.macs)
         self.horizontalHeaderItem(len(STAGE_COLUMNS) - 1).setText(unit)
@@ -169,7 +116,8 @@ class LayerTree(QTreeWidget):
         self.headerItem().setTextAlignment(2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.setColumnWidth(0, 200)
 
-    def show_tree(self, nodes: tuple[TreeNode, ...]) -> None:
+    def show_tree(self, nodes: Sequence[Any]) -> None:
+        """Show core LayerNode roots (`module_tree`), layer1 > layer1.0 opened."""
         self.setUpdatesEnabled(False)
         try:
             self.clear()
@@ -182,11 +130,10 @@ class LayerTree(QTreeWidget):
         finally:
             self.setUpdatesEnabled(True)
 
-    def _item(self, node: TreeNode) -> QTreeWidgetItem:
-        label = node.path if node.name.isdigit() else node.name  # "layer1.0", as in state_dicts
-        item = QTreeWidgetItem((label, node.kind, format_int(node.params) if node.params else ""))
-        item.setToolTip(0, node.path)
-        item.setData(0, Qt.ItemDataRole.UserRole, node.path)
+    def _item(self, node: Any) -> QTreeWidgetItem:
+        item = QTreeWidgetItem((node.label, node.text, format_int(node.params) if node.params else ""))
+        item.setToolTip(0, node.name)  # the qualified name, e.g. "layer1.0.conv1"
+        item.setData(0, Qt.ItemDataRole.UserRole, node.name)
         item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         item.addChildren([self._item(child) for child in node.children])
         return item
@@ -200,3 +147,56 @@ class LayerTree(QTreeWidget):
                 return item
             items += [item.child(i) for i in range(item.childCount())]
         return None
+
+
+# ---------------------------------------------------------------------------- weights box
+
+
+class WeightsBox(QGroupBox):
+    """The status of the weights, the buttons that load and save them, and the
+    progress of a download; the panel connects the buttons and writes the status."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Weights", parent)
+        self.status = QLabel("Random initialisation (He et al. 2015)")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.open_button = QPushButton("Open…")
+        self.open_button.setToolTip(f"Load a {suffix_list(WEIGHT_SUFFIXES)} file (Ctrl+O)")
+        self.save_button = QPushButton("Save…")
+        self.save_button.setToolTip("Save the weights as .safetensors with their metadata (Ctrl+S)")
+        self.torchvision_button = QPushButton("Torchvision pretrained")
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.cancel_button = QPushButton("Cancel")
+        hint = QLabel("or drop a weight file on this panel")
+        hint.setEnabled(False)
+        buttons = QGridLayout()
+        buttons.addWidget(self.open_button, 0, 0)
+        buttons.addWidget(self.save_button, 0, 1)
+        buttons.addWidget(self.torchvision_button, 1, 0, 1, 2)
+        buttons.addWidget(self.progress, 2, 0)
+        buttons.addWidget(self.cancel_button, 2, 1)
+        box = QVBoxLayout(self)
+        box.addWidget(self.status)
+        box.addLayout(buttons)
+        box.addWidget(hint)
+
+    def set_busy(self, busy: bool) -> None:
+        """While a job reads or writes weights: no second one, a progress bar, Cancel."""
+        for button in (self.open_button, self.save_button):
+            button.setEnabled(not busy)
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        if busy:
+            self.progress.setRange(0, 0)  # indeterminate until the first report
+
+    def show_progress(self, done: int, total: int) -> None:
+        """Bytes read or downloaded, of `total` (0 when unknown)."""
+        if total > 0:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(1000 * done / total))
+            self.progress.setFormat(f"{done / 2**20:.1f} of {total / 2**20:.1f} MiB")
+        else:
+            self.progress.setFormat(f"{done / 2**20:.1f} MiB")

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from importlib import resources
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QIcon, QPalette
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QVBoxLayout, QWidget
 
 PAPER_CITATION = (
     "Kaiming He, Xiangyu Zhang, Shaoqing Ren, Jian Sun. "
@@ -97,3 +98,27 @@ def show_error(parent: QWidget | None, title: str, message: str, details: str = 
     if details:
         box.setDetailedText(details)
     box.exec()
+
+
+def bold_caption(text: str) -> QLabel:
+    """A bold heading above a table or tree, with a little space above it."""
+    label = QLabel(f"<b>{text}</b>")
+    label.setContentsMargins(0, 6, 0, 0)
+    return label
+
+
+def big_figure(small: QLabel, value: QLabel) -> QWidget:
+    """A big number (`value`, selectable) with a small caption under it."""
+    font = value.font()
+    font.setPointSizeF(font.pointSizeF() * 1.6)
+    font.setBold(True)
+    value.setFont(font)
+    value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    small.setEnabled(False)
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 4, 24, 4)
+    layout.setSpacing(0)
+    layout.addWidget(value)
+    layout.addWidget(small)
+    return box

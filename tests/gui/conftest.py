@@ -52,11 +52,20 @@ def fail_on_running_threads(monkeypatch):
 
 
 @pytest.fixture
-def panel(qtbot):
-    """A Model panel whose first measurement is shown."""
-    from resnet_studio.gui.model_panel import ModelPanel
+def model_state():
+    """The state a Model panel draws (and the other panels follow)."""
+    from resnet_studio.app.model import ModelState
 
-    widget = ModelPanel()
+    return ModelState()
+
+
+@pytest.fixture
+def panel(qtbot, model_state):
+    """A Model panel bound to `model_state`, its first measurement shown."""
+    from resnet_studio.gui.model_panel import ModelPanel
+    from resnet_studio.gui.panel import PanelContext
+
+    widget = ModelPanel(PanelContext(model=model_state, persist=False))
     qtbot.addWidget(widget)
     qtbot.waitUntil(widget.is_ready, timeout=60_000)
     yield widget

@@ -1,11 +1,19 @@
-"""The main window: loading state, panels, menus, settings, quitting, screenshots."""
+"""The main window: loading state, panels, menus, settings, quitting, signals, screenshots."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import QThread
-from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QLabel
+from PySide6.QtGui import QColor, QKeySequence, QPalette
+from PySide6.QtWidgets import QLabel, QWidget
 
 from resnet_studio.gui import settings, workers
 from resnet_studio.gui.launcher import qt_platform_problem
@@ -36,6 +44,52 @@ def test_loads_core_then_shows_the_model_panel(qtbot, window):
     # File > Export Plot is enabled by a panel with plots (Training), never by Model
     assert window.export_plot_action.isEnabled() == ("Training" in window.panel_titles())
     qtbot.waitUntil(window.is_ready, timeout=60_000)
+
+
+def test_the_panels_share_the_window_model_state(window):
+    assert window.model_panel.state is window.model is window.context.model
+    assert window.panels()[0] is window.model_panel
+    window.model_panel.chooser.set_name("cifar-resnet20")
+    assert window.model.choice.name == "cifar-resnet20"  # what Training and Inspection follow
+
+
+class RecordingPanel(QWidget):
+    """A panel that says no to closing, to see what the window asks and tells."""
+
+    TITLE = "Recording"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def is_ready(self) -> bool:
+        return True
+
+    def confirm_close(self) -> bool:
+        self.calls.append("confirm_close")
+        return False
+
+    def shutdown(self) -> None:
+        self.calls.append("shutdown")
+
+    def apply_palette(self) -> None:
+        self.calls.append("apply_palette")
+
+
+def test_the_window_asks_panels_before_closing_but_not_for_a_signal(qtbot):
+    win = MainWindow(persist=False)
+    qtbot.addWidget(win)
+    panel = RecordingPanel()
+    win.add_panel(panel.TITLE, panel)
+    win.add_panel("Plain", QLabel("not a panel: only drawn"))
+    win.show()
+    win.close()
+    assert win.isVisible() and panel.calls == ["confirm_close"]  # it said no
+    win.setPalette(QPalette(QColor("#202020")))  # the desktop went dark
+    assert panel.calls[-1] == "apply_palette"
+    panel.calls.clear()
+    win.close_without_asking()  # SIGINT / SIGTERM
+    assert not win.isVisible() and panel.calls == ["shutdown"]
 
 
 def test_add_panel_and_plot_exporter(window):
@@ -112,3 +166,76 @@ def test_a_window_keeps_garbage_collection_in_the_gui_thread(qtbot):
     assert not gc.isenabled()
     assert workers._COLLECTOR is not None and workers._COLLECTOR.timer.isActive()
     assert workers._COLLECTOR.timer.thread() is QThread.currentThread()
+
+
+# The app as a user starts it (run_app, with its signal handlers), training one small
+# net until a signal arrives; the runs go to RESNET_STUDIO_RUNS_DIR.
+TRAINING_APP = textwrap.dedent("""
+    import sys
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+    from resnet_studio.gui.launcher import run_app
+    from resnet_studio.gui.main_window import MainWindow
+
+    app = QApplication(["resnet-studio"])
+
+    def start_training():
+        windows = [w for w in app.topLevelWidgets() if isinstance(w, MainWindow)]
+        if not windows or windows[0].training is None:
+            QTimer.singleShot(100, start_training)
+            return
+        from resnet_studio.core.recipes import get_recipe
+
+        recipe = get_recipe("quick").with_overrides(
+            image_size=8, batch_size=16, iterations=1_000_000, val_size=64, eval_every=100_000,
+            log_every=5, checkpoint_every=1_000_000, seed=0)
+        windows[0].training.start(["cifar-resnet8"], recipe)
+
+    QTimer.singleShot(0, start_training)
+    sys.exit(run_app({}))
+""")
+
+
+def _wait_for_training(runs: Path, process: subprocess.Popen, timeout_s: float = 120) -> None:
+    """Until the run has logged a few steps (metrics written), or fail."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the app ended early: {process.communicate()}")
+        if any(p.stat().st_size > 0 for p in runs.glob("*/metrics.jsonl")):
+            return
+        time.sleep(0.2)
+    process.kill()
+    pytest.fail(f"training did not start within {timeout_s} s: {process.communicate()}")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_training_with_a_checkpoint_and_quits(tmp_path, signum):
+    """Ctrl+C in the terminal (SIGINT to the whole process group, the training child
+    included) and SIGTERM act like closing the window, without its question."""
+    from resnet_studio.core.runs import list_runs
+
+    runs = tmp_path / "runs"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "RESNET_STUDIO_RUNS_DIR": str(runs),
+           "XDG_CONFIG_HOME": str(tmp_path / "config"), "PYTHONPATH": os.pathsep.join(sys.path)}
+    process = subprocess.Popen([sys.executable, "-c", TRAINING_APP], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _wait_for_training(runs, process)
+        if signum == signal.SIGINT:
+            os.killpg(process.pid, signum)  # what the terminal does on Ctrl+C
+        else:
+            os.kill(process.pid, signum)  # what `kill` and service managers do
+        sent = time.monotonic()
+        _out, err = process.communicate(timeout=15)
+        took = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    assert process.returncode == 0, err
+    assert "Traceback" not in err, err
+    assert took < 15
+    [run] = list_runs(runs)
+    assert run.status == "cancelled", run
+    assert any((run.path / "checkpoints").iterdir()), "no checkpoint written"

@@ -1,4 +1,7 @@
-"""The Model panel: choosing networks, typing names, weights, drag and drop."""
+"""The Model panel: choosing networks, typing names, weights, drag and drop.
+
+The panel draws `ModelState` (the `model_state` fixture): tests read the state for
+what was chosen or loaded, and the widgets for what the user sees."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
-from resnet_studio.gui.model_choice import ModelChoice
+from resnet_studio.core.catalog import ModelChoice
 
 pytestmark = pytest.mark.gui
 
@@ -18,10 +21,11 @@ def _choose(box, text: str) -> None:
 
 
 def _wait_shown(qtbot, panel, name: str) -> None:
-    qtbot.waitUntil(lambda: panel.is_ready() and panel.model_info().name == name, timeout=60_000)
+    """Until the panel describes `name`, the state's choice (is_ready: they match)."""
+    qtbot.waitUntil(lambda: panel.is_ready() and panel.state.choice.name == name, timeout=60_000)
 
 
-def test_cifar_depth_56_shows_853018_parameters(qtbot, panel):
+def test_cifar_depth_56_shows_853018_parameters(qtbot, panel, model_state):
     chooser = panel.chooser
     chooser.set_name("resnet18")  # start elsewhere, then pick with the controls
     _wait_shown(qtbot, panel, "resnet18")
@@ -29,14 +33,16 @@ def test_cifar_depth_56_shows_853018_parameters(qtbot, panel):
     _choose(chooser.depth_box, "56")
     _wait_shown(qtbot, panel, "cifar-resnet56")
     assert panel.params_label.text() == "853,018"  # Table 6: ResNet-56, 0.85M
-    assert panel.choice() == ModelChoice("cifar-resnet56", 10, "A")
+    assert model_state.choice == ModelChoice("cifar-resnet56", 10, "A")
     table = panel.stage_table
     assert table.item(table.rowCount() - 1, 4).text() == "853,018"
     assert table.item(2, 0).text().startswith("conv3_x")
-    assert panel.layer_tree.find_path("layer1.0.conv1") is not None
+    item = panel.layer_tree.find_path("layer1.0.conv1")
+    assert item is not None and item.text(1) == "Conv2d 3×3, 16→16" and item.text(2) == "2,304"
+    assert panel.layer_tree.find_path("layer1.0").text(0) == "layer1.0"  # as in state_dicts
 
 
-def test_typing_a_name_updates_the_controls(qtbot, panel):
+def test_typing_a_name_updates_the_controls(qtbot, panel, model_state):
     chooser = panel.chooser
     line = chooser.name_box.lineEdit()
     line.selectAll()
@@ -49,17 +55,18 @@ def test_typing_a_name_updates_the_controls(qtbot, panel):
     assert chooser.plain_button.isChecked()
     assert not chooser.shortcut_box.isEnabled()
     assert chooser.classes_box.value() == 1000
+    assert model_state.choice == ModelChoice("plain101-v1d", 1000, None)
     _wait_shown(qtbot, panel, "plain101-v1d")
 
 
-def test_any_6n_plus_2_depth_and_bad_names(qtbot, panel):
+def test_any_6n_plus_2_depth_and_bad_names(qtbot, panel, model_state):
     chooser = panel.chooser
     assert chooser.set_name("cifar-resnet62")
     assert chooser.depth_box.currentText() == "62"
     assert not chooser.set_name("resnet57")  # refused with core's message, nothing changes
     assert not panel.error_label.isHidden()
     assert "Table 1" in panel.error_label.text()
-    assert chooser.choice().name == "cifar-resnet62"
+    assert chooser.choice().name == model_state.choice.name == "cifar-resnet62"
     _wait_shown(qtbot, panel, "cifar-resnet62")
 
 
@@ -70,12 +77,12 @@ def test_v1_only_for_bottlenecks(panel):
     chooser.set_name("resnet50-v1")
     assert chooser.variant_box.model().item(1).isEnabled()
     assert chooser.variant_box.currentText() == "v1"
-    assert panel.torchvision_button.isEnabled() is False  # v1 has no torchvision weights
+    assert panel.weights_box.torchvision_button.isEnabled() is False  # v1: no torchvision weights
     chooser.set_name("resnet50")
-    assert panel.torchvision_button.isEnabled()
+    assert panel.weights_box.torchvision_button.isEnabled()
 
 
-def test_weights_for_another_network_show_the_mismatch(qtbot, panel, tmp_path):
+def test_weights_for_another_network_show_the_mismatch(qtbot, panel, model_state, tmp_path):
     import torch
 
     from resnet_studio.core.models import create_model
@@ -85,13 +92,13 @@ def test_weights_for_another_network_show_the_mismatch(qtbot, panel, tmp_path):
     panel.chooser.set_name("resnet18")
     panel.load_weights_file(path)
     qtbot.waitUntil(lambda: not panel.busy(), timeout=60_000)
-    text = panel.weights_status.text()
+    text = panel.weights_box.status.text()
     assert "do not fit resnet18" in text, text
-    assert panel.weights() is None
+    assert model_state.weights is None
     _wait_shown(qtbot, panel, "resnet18")
 
 
-def test_matching_weights_load_and_save(qtbot, panel, tmp_path):
+def test_matching_weights_load_and_save(qtbot, panel, model_state, tmp_path):
     import torch
 
     from resnet_studio.core.models import create_model
@@ -99,18 +106,28 @@ def test_matching_weights_load_and_save(qtbot, panel, tmp_path):
     path = tmp_path / "c20.pth"
     torch.save(create_model("cifar-resnet20").state_dict(), path)
     panel.chooser.set_name("cifar-resnet20")
-    with qtbot.waitSignal(panel.model_changed, timeout=60_000,
-                          check_params_cb=lambda name, options: options["weights"] is not None):
-        panel.load_weights_file(path)
-    assert panel.weights() is not None
-    assert "tensors matched" in panel.weights_status.text()
+    changes = []
+    model_state.changed.connect(lambda choice, weights: changes.append((choice, weights)))
+    panel.load_weights_file(path)
+    qtbot.waitUntil(lambda: model_state.weights is not None, timeout=60_000)
+    assert changes[-1] == (ModelChoice("cifar-resnet20", 10, "A"), model_state.weights)
+    assert "tensors matched" in panel.weights_box.status.text()
     out = tmp_path / "saved.safetensors"
     panel.save_weights_to(out)
     qtbot.waitUntil(lambda: not panel.busy(), timeout=60_000)
-    assert out.stat().st_size > 0, panel.weights_status.text()
+    assert out.stat().st_size > 0, panel.weights_box.status.text()
     panel.chooser.set_name("cifar-resnet32")  # another architecture drops the weights
-    assert panel.weights() is None
+    assert model_state.weights is None
+    assert "dropped" in panel.weights_box.status.text()
     _wait_shown(qtbot, panel, "cifar-resnet32")
+
+
+def test_a_choice_made_elsewhere_shows_in_the_controls(qtbot, panel, model_state):
+    model_state.set_choice(ModelChoice("resnet34-v1d", 1000, "C"))
+    assert panel.chooser.choice() == ModelChoice("resnet34-v1d", 1000, "C")
+    assert panel.chooser.shortcut_box.currentData() == "C"
+    _wait_shown(qtbot, panel, "resnet34-v1d")
+    assert panel.summary().info.shortcut == "C"
 
 
 def _drag_events(path):
@@ -124,19 +141,19 @@ def _drag_events(path):
     return mime, enter, drop
 
 
-def test_dropping_a_non_weight_file_is_refused(panel, tmp_path):
+def test_dropping_a_non_weight_file_is_refused(panel, model_state, tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("not weights")
     _mime, enter, drop = _drag_events(path)
     panel.dragEnterEvent(enter)
     assert not enter.isAccepted()
-    assert "Not a weight file" in panel.weights_status.text()
+    assert "Not a weight file" in panel.weights_box.status.text()
     panel.dropEvent(drop)
     assert not drop.isAccepted()
-    assert not panel.busy() and panel.weights() is None
+    assert not panel.busy() and model_state.weights is None
 
 
-def test_dropping_a_weight_file_is_accepted(qtbot, panel, tmp_path):
+def test_dropping_a_weight_file_is_accepted(qtbot, panel, model_state, tmp_path):
     path = tmp_path / "bad.pth"
     path.write_bytes(b"not a checkpoint")
     _mime, enter, drop = _drag_events(path)
@@ -144,5 +161,5 @@ def test_dropping_a_weight_file_is_accepted(qtbot, panel, tmp_path):
     assert enter.isAccepted()
     panel.dropEvent(drop)
     qtbot.waitUntil(lambda: not panel.busy(), timeout=30_000)
-    assert panel.weights() is None  # a damaged file is reported in the panel, no crash
-    assert panel.weights_status.text()
+    assert model_state.weights is None  # a damaged file is reported in the panel, no crash
+    assert panel.weights_box.status.text()

@@ -1,4 +1,13 @@
-"""The layer tree of the Inspection panel: stem, stages, blocks, their layers and taps."""
+"""The one layer-tree builder: `LayerNode`s for the Inspection panel and the Model panel.
+
+Two arrangements of the same nodes, described by the same helpers:
+- `layer_tree`: forward order as the paper draws it (stem, stages, blocks with their
+  layers and the F(x) / x / F(x) + x taps, head), for reading feature maps;
+- `module_tree`: the model's named modules as they nest in a state_dict
+  (conv1, layer1 > layer1.0 > conv1, fc), with parameter counts, for the Model panel.
+Each node built from a module gets `text` (its one-line description in the paper's
+notation) and `params` from `_node`, so both trees describe a module the same way.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +27,9 @@ from resnet_studio.core.models import forward_intermediates
 
 # kind of each node: "stem", "stage", "block", "conv", "bn", "relu", "pool", "tap",
 # "shortcut" (a downsample/projection), "head" (pool + fc), "fc".
-NODE_KINDS = ("stem", "stage", "block", "conv", "bn", "relu", "pool", "tap", "shortcut", "head", "fc")
+# "module": any other container (module_tree only).
+NODE_KINDS = ("stem", "stage", "block", "conv", "bn", "relu", "pool", "tap", "shortcut", "head", "fc",
+              "module")  # fmt: skip
 
 _TAP_LABELS = {
     "residual": "F(x): residual branch",
@@ -31,7 +42,9 @@ _TAP_LABELS = {
 class LayerNode:
     """One row of the tree. `name` is the module path that `activations` accepts
     (empty for the head, which has no feature map); `readable` says whether it has a
-    feature map to show; `shape` is (C, H, W) when `layer_tree` got an input size."""
+    feature map to show; `shape` is (C, H, W) when `layer_tree` got an input size;
+    `text` describes the module ("Conv2d 3×3, 16→16") and `params` counts its
+    parameters (0 for taps and the like)."""
 
     name: str
     kind: str
@@ -39,6 +52,13 @@ class LayerNode:
     readable: bool = True
     shape: tuple[int, int, int] | None = None
     children: list[LayerNode] = field(default_factory=list)
+    text: str = ""
+    params: int = 0
+
+    @property
+    def attribute(self) -> str:
+        """The last part of the path: "conv1" for "layer1.0.conv1", "0" for "layer1.0"."""
+        return self.name.rsplit(".", 1)[-1]
 
     def walk(self):
         """This node and all below it, depth first (tree order)."""
@@ -57,14 +77,62 @@ def layer_tree(model: nn.Module, input_size: int | None = None) -> list[LayerNod
     roots = [_stem_node(model)]
     for stage in model.stage_names:
         blocks = [_block_node(model, name) for name in block_names(model) if name.startswith(f"{stage}.")]
-        roots.append(LayerNode(stage, "stage", stage, children=blocks))
+        roots.append(_node(stage, "stage", stage, model.get_submodule(stage), children=blocks))
     roots.append(LayerNode("", "head", "head: global average pool + fc", readable=False, children=[
-        LayerNode("avgpool", "pool", "avgpool", readable=False),
-        LayerNode("fc", "fc", f"fc ({model.fc.in_features} -> {model.fc.out_features})", readable=False),
+        _node("avgpool", "pool", "avgpool", model.avgpool, readable=False),
+        _node("fc", "fc", f"fc ({model.fc.in_features} -> {model.fc.out_features})", model.fc, readable=False),
     ]))
     if input_size is not None:
         _fill_shapes(model, roots, input_size)
     return roots
+
+
+def module_tree(model: nn.Module) -> list[LayerNode]:
+    """The model's named modules as they nest (state_dict order), each with its
+    description and parameter count. Works on the meta device: nothing is computed."""
+    check_resnet(model)
+    stages = set(model.stage_names)
+    return _module_children(model, "", stages)
+
+
+def _module_children(module: nn.Module, prefix: str, stages: set[str]) -> list[LayerNode]:
+    nodes = []
+    for attribute, child in module.named_children():
+        path = f"{prefix}{attribute}"
+        kind = "stage" if path in stages else ("shortcut" if attribute == "downsample" else _kind(child))
+        label = path if attribute.isdigit() else attribute  # "layer1.0", as in state_dicts
+        node = _node(path, kind, label, child, readable=False)
+        node.children = _module_children(child, f"{path}.", stages)
+        nodes.append(node)
+    return nodes
+
+
+def _node(name: str, kind: str, label: str, module: nn.Module, **kwargs) -> LayerNode:
+    """A node for `module`: its description and parameter count filled in."""
+    params = sum(p.numel() for p in module.parameters())
+    return LayerNode(name, kind, label, text=describe_module(module), params=params, **kwargs)
+
+
+def describe_module(module: nn.Module) -> str:
+    """A one-line description of a module, in the paper's notation where there is one."""
+    kind = type(module).__name__
+    if isinstance(module, nn.Conv2d):
+        k, s = module.kernel_size[0], module.stride[0]
+        text = f"Conv2d {k}×{k}, {module.in_channels}→{module.out_channels}"
+        return text + (f", stride {s}" if s > 1 else "")
+    if isinstance(module, nn.BatchNorm2d):
+        return f"BatchNorm2d({module.num_features})"
+    if isinstance(module, nn.Linear):
+        return f"Linear {module.in_features}→{module.out_features}"
+    if isinstance(module, nn.MaxPool2d | nn.AvgPool2d):
+        k = module.kernel_size if isinstance(module.kernel_size, int) else module.kernel_size[0]
+        s = module.stride if isinstance(module.stride, int) else module.stride[0]
+        return f"{kind} {k}×{k}, stride {s}"
+    if isinstance(module, nn.AdaptiveAvgPool2d):
+        return "global average pool"
+    if isinstance(module, nn.Sequential):
+        return f"Sequential ({len(module)})"
+    return kind
 
 
 def _kind(module: nn.Module) -> str:
@@ -76,7 +144,13 @@ def _kind(module: nn.Module) -> str:
         return "relu"
     if isinstance(module, nn.MaxPool2d | nn.AvgPool2d | nn.AdaptiveAvgPool2d):
         return "pool"
-    return "tap"
+    if isinstance(module, nn.Linear):
+        return "fc"
+    if hasattr(module, "has_shortcut"):  # our residual and plain blocks
+        return "block"
+    if isinstance(module, nn.Identity):
+        return "tap"
+    return "module"
 
 
 def _leaf(name: str, module: nn.Module) -> LayerNode:
@@ -84,7 +158,8 @@ def _leaf(name: str, module: nn.Module) -> LayerNode:
     if isinstance(module, nn.Conv2d):
         k, s = module.kernel_size, module.stride
         label += f" ({k[0]}x{k[1]}, {module.out_channels}" + (f", /{s[0]}" if s[0] > 1 else "") + ")"
-    return LayerNode(name, _kind(module), label)
+    kind = _kind(module)
+    return _node(name, "tap" if kind in ("module", "fc", "block") else kind, label, module)
 
 
 def _stem_node(model: nn.Module) -> LayerNode:
@@ -119,7 +194,7 @@ def _block_node(model: nn.Module, name: str) -> LayerNode:
         children.append(LayerNode(f"{name}.sum", "tap", "F(x), before ReLU (plain: no shortcut)"))
     children.append(_leaf(f"{name}.{final_act}", getattr(block, final_act)))
     kind = "residual" if block.has_shortcut else "plain"
-    return LayerNode(name, "block", f"{name} ({kind} {type(block).__name__})", children=children)
+    return _node(name, "block", f"{name} ({kind} {type(block).__name__})", block, children=children)
 
 
 def _fill_shapes(model: nn.Module, roots: list[LayerNode], input_size: int) -> None:
