@@ -140,19 +140,24 @@ def transform(image, prep: Preprocessing, interpolation: str = "bilinear") -> to
 
 
 def open_eval_data(spec: str, input_size: int, *, limit: int | None = None,
-                   root: str | Path | None = None, progress: Progress | None = None) -> EvalData:
+                   root: str | Path | None = None, progress: Progress | None = None,
+                   check: Callable[[list[str]], object] | None = None) -> EvalData:
     """The test split of `spec` ("zip:PATH", "folder:PATH", "cifar10", "cifar100").
 
     A zip or folder with `test/` (or `val/`) beside `train/` gives that split; any
     other ImageFolder tree (test.zip holding test/<class>/..., an ImageNet val folder)
     is evaluated whole. `limit` keeps N images spread evenly over the split (every
-    class, not the first one's N).
+    class, not the first one's N). `check(class_names)` runs before any image is
+    decoded, so a dataset the network cannot be scored on fails at once.
     """
+    check = check or (lambda names: None)
     kind, _, arg = spec.partition(":")
     if kind in ("cifar10", "cifar100") and not arg:
-        return _cifar(kind, input_size, limit, root)
+        data = _cifar(kind, input_size, limit, root)
+        check(data.class_names)
+        return data
     if kind in ("zip", "folder") and arg:
-        return _tree(kind, Path(arg).expanduser(), input_size, limit, progress)
+        return _tree(kind, Path(arg).expanduser(), input_size, limit, progress, check)
     raise DataError(f"Unknown dataset {spec!r} for evaluation; use {', '.join(DATASET_KINDS)}.")
 
 
@@ -192,11 +197,12 @@ class _TensorImages(_Files):
 
 
 def _tree(kind: str, path: Path, input_size: int, limit: int | None,
-          progress: Progress | None) -> EvalData:
+          progress: Progress | None, check: Callable[[list[str]], object]) -> EvalData:
     archive = open_archive(path, kind)
     try:
         train, test = find_trees(archive)
         tree, where = (test, "test split") if test is not None else (train, "all images")
+        check(tree.class_names)
         keep = _spread(len(tree.members), limit)
         tree = Tree(archive, tree.class_names, [tree.members[i] for i in keep],
                     [tree.labels[i] for i in keep])

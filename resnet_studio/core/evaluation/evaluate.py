@@ -102,11 +102,12 @@ def evaluate_loaded(
     prep = resolve_preprocessing(loaded.model_name, loaded.preprocessing)
     interpolation = entry.interpolation if entry is not None else "bilinear"
     dev = resolve_device(device)
-    start = time.perf_counter()
-    data = open_eval_data(dataset, prep.input_size, limit=limit, root=data_root,
-                          progress=lambda done, total: emit(DecodeProgress(done, total)))
     net = loaded.model.to(dev).eval()
     outputs = _outputs(net)
+    start = time.perf_counter()
+    data = open_eval_data(dataset, prep.input_size, limit=limit, root=data_root,
+                          progress=lambda done, total: emit(DecodeProgress(done, total)),
+                          check=lambda names: match_classes(names, loaded.class_names, outputs))
     match = match_classes(data.class_names, loaded.class_names, outputs)
     tally = Tally(match.outputs, outputs, dev)
     done, total = 0, len(data)
