@@ -14,6 +14,7 @@ from resnet_studio import __version__
 from resnet_studio.cli_common import EXIT_USER_ERROR, load_images_reporting
 from resnet_studio.cli_inspect import add_inspect_parser
 from resnet_studio.cli_training import add_runs_parser, add_train_parser
+from resnet_studio.cli_weights import add_weights_parsers
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(commands)
     add_runs_parser(commands)
     add_inspect_parser(commands)
+    add_weights_parsers(commands)
     return parser
 
 

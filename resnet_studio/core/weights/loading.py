@@ -1,4 +1,5 @@
-"""From a source (file or torchvision enum) to a loaded model, checking everything first.
+"""From a source (file, torchvision enum, pretrained name) to a loaded model, checking
+everything first.
 
 The order matters for the promise that a failed load leaves the model untouched:
 read the file, convert the keys, compare every key and shape with the model, and
@@ -32,6 +33,12 @@ from resnet_studio.core.weights.formats import (
     detect_format,
     guess_model_name,
 )
+from resnet_studio.core.weights.pretrained import (
+    PretrainedEntry,
+    fetch_pretrained,
+    get_pretrained,
+    is_pretrained_name,
+)
 
 Source = str | os.PathLike
 
@@ -49,6 +56,7 @@ class WeightFile:
     preprocessing: Preprocessing | None = None  # None: the file does not say
     model_name: str | None = None  # zoo name, when the file or the enum says
     notes: list[str] = field(default_factory=list)
+    pretrained: PretrainedEntry | None = None  # the catalog entry the file came from
 
     def __iter__(self) -> Iterator[Any]:
         return iter((self.state_dict, self.format, self.class_names, self.meta))
@@ -69,6 +77,7 @@ class LoadResult:
     model_name: str | None = None
     report: KeyReport | None = None  # with strict=False: what was left out
     notes: list[str] = field(default_factory=list)
+    pretrained: PretrainedEntry | None = None  # the catalog entry: published numbers, URL
 
 
 # ---------------------------------------------------------------------------- reading
@@ -79,13 +88,16 @@ def read_state_dict(
 ) -> WeightFile:
     """Read weights without loading them into a model.
 
-    `source` is a file path, `"torchvision:ResNet50_Weights.IMAGENET1K_V2"`, or
-    `"torchvision"` for the DEFAULT weights of `model_name`. torchvision files are
-    downloaded into torch.hub's cache unless already there; `progress(done, total)`
-    follows the download.
+    `source` is a file path, `"torchvision:ResNet50_Weights.IMAGENET1K_V2"`,
+    `"torchvision"` for the DEFAULT weights of `model_name`, or a pretrained catalog
+    name (`"resnet18_8xb16_cifar10"`; a file of that name wins). Downloads go into
+    torch.hub's cache unless the file is already there; `progress(done, total)`
+    follows them and may raise to cancel.
     """
     if hub.is_torchvision_source(source):
         return _read_torchvision(str(source), model_name, progress)
+    if is_pretrained_name(source) and not os.path.exists(source):
+        return _read_pretrained(get_pretrained(str(source)), progress)
     raw = read_file(source)
     fmt = detect_format(raw.tensors, studio=raw.studio_meta is not None)
     wf = WeightFile(raw.tensors, fmt, None, raw.studio_meta or raw.extra, source=str(source))
@@ -120,6 +132,27 @@ def _read_torchvision(source: str, model_name: str | None, progress: Any) -> Wei
                                     std=IMAGENET_STD),  # fmt: skip
         model_name=name,
     )
+
+
+def _read_pretrained(entry: PretrainedEntry, progress: Any) -> WeightFile:
+    """A catalog file: its class names, preprocessing and network come from the entry
+    (what its publisher evaluated with), the tensors from the file."""
+    path = fetch_pretrained(entry, progress)
+    try:
+        raw = read_file(path)
+    except WeightsError as exc:
+        raise WeightsError(f"{exc} Delete {path} to download it again.") from exc
+    fmt = detect_format(raw.tensors, studio=raw.studio_meta is not None)
+    small = {k: v for k, v in raw.extra.items() if k != "meta"}  # mmpretrain's config text
+    meta = {"pretrained": entry.name, "url": entry.url, "published_top1": entry.top1,
+            "published_top5": entry.top5, **small}  # fmt: skip
+    wf = WeightFile(raw.tensors, fmt, entry.class_names(), meta, source=entry.name,
+                    preprocessing=entry.preprocessing, model_name=entry.model,
+                    notes=list(raw.notes), pretrained=entry)  # fmt: skip
+    if wf.class_names is None:
+        wf.notes.append(f"{entry.name} comes without class names; classes are shown by index")
+    _check_or_guess_names(wf)
+    return wf
 
 
 def _plain_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
@@ -208,7 +241,7 @@ def load_weights(
         model=given, format=wf.format, source=wf.source, matched_keys=len(report.matched),
         class_names=wf.class_names, meta=wf.meta, class_names_guessed=wf.class_names_guessed,
         preprocessing=wf.preprocessing or _default_preprocessing(name), model_name=name,
-        report=report, notes=wf.notes + conversion.notes,
+        report=report, notes=wf.notes + conversion.notes, pretrained=wf.pretrained,
     )  # fmt: skip
 
 

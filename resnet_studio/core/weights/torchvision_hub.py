@@ -1,38 +1,29 @@
-"""torchvision's pretrained ResNets: which enum, where it is cached, and the download.
+"""torchvision's pretrained ResNets: which enum a source names, and where it is cached.
 
 Files go where torch.hub keeps them (`$TORCH_HOME/hub/checkpoints/<name from the
-URL>`), so weights already fetched by torchvision or timm are reused and a user
-without internet can place the file there by hand. The download is our own loop
-because torch.hub reports progress to a terminal bar only, not to a callback.
+URL>`), so weights already fetched by torchvision or timm are reused; the download
+itself is `download.py`'s (progress, cancel, hash check, mirror).
 """
 
 from __future__ import annotations
 
-import hashlib
-import http.client
-import os
 import re
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from resnet_studio.core.atomic import replacing
 from resnet_studio.core.catalog import IMAGENET_LAYERS, compose_name
 from resnet_studio.core.errors import WeightsError
-
-Progress = Callable[[int, int], None]  # (bytes done, bytes in all; 0 when unknown)
+from resnet_studio.core.weights.download import (  # noqa: F401 (download, CHUNK_BYTES: API)
+    CHUNK_BYTES,
+    Progress,
+    cache_path_for,
+    download,
+)
+from resnet_studio.core.weights.download import fetch as fetch_url
 
 PREFIX = "torchvision"
 DEPTHS = tuple(IMAGENET_LAYERS)  # torchvision ships v1.5 weights for every Table 1 depth
 PRETRAINED_NAMES = tuple(compose_name("imagenet", d) for d in DEPTHS)
-CHUNK_BYTES = 1 << 20
-TIMEOUT_S = 30  # per socket operation, not the whole download
-_HASH = re.compile(r"-([a-f0-9]{6,})\.")  # torch.hub's convention: name-<sha256 prefix>.pth
 
 
 def is_torchvision_source(source: Any) -> bool:
@@ -80,57 +71,12 @@ def _no_weights_message(model_name: str | None) -> str:
 
 def cache_path(weights: Any) -> Path:
     """Where torch.hub keeps (and we look for) the file of a weights enum member."""
-    filename = os.path.basename(urllib.parse.urlparse(weights.url).path)
-    return Path(torch.hub.get_dir()) / "checkpoints" / filename
+    return cache_path_for(weights.url)
 
 
 def fetch(weights: Any, progress: Progress | None = None) -> Path:
     """The cached file of `weights`, downloading it first if needed (no network if cached)."""
-    path = cache_path(weights)
-    if not path.is_file():
-        download(weights.url, path, progress)
-    return path
-
-
-def download(url: str, dest: Path, progress: Progress | None = None) -> None:
-    """Download `url` to `dest` atomically, checking torch.hub's hash prefix in the name.
-
-    `progress(done, total)` is called after every chunk; it may raise to cancel, and
-    then, as on any failure, the partial file is removed.
-    """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with replacing(dest, suffix=".partial") as tmp:
-        with open(tmp, "wb") as out:
-            digest = _copy_url(url, out, dest, progress)
-        expected = _HASH.search(dest.name)
-        if expected and not digest.startswith(expected[1]):
-            raise WeightsError(
-                f"The download of {url} is damaged (sha256 {digest[:12]}..., expected "
-                f"{expected[1]}...). Try again, or place the file at {dest} by hand."
-            )
-
-
-def _copy_url(url: str, out: Any, dest: Path, progress: Progress | None) -> str:
-    sha = hashlib.sha256()
-    request = urllib.request.Request(url, headers={"User-Agent": "resnet-studio"})
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-            total = int(response.headers.get("Content-Length") or 0)
-            done = 0
-            while chunk := response.read(CHUNK_BYTES):
-                out.write(chunk)
-                sha.update(chunk)
-                done += len(chunk)
-                if progress is not None:
-                    progress(done, total)
-    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
-        # offline, DNS, refused, timeout, cut-off response, full disk
-        reason = getattr(exc, "reason", None) or exc
-        raise WeightsError(
-            f"Could not download {url} ({reason}). Check the internet connection, or "
-            f"download the file on another machine and place it at {dest}."
-        ) from exc
-    return sha.hexdigest()
+    return fetch_url(weights.url, progress=progress)
 
 
 def preprocessing_hint(weights: Any) -> dict[str, Any]:
