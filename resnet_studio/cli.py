@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from resnet_studio import __version__
-from resnet_studio.cli_common import EXIT_USER_ERROR, load_images_reporting
+from resnet_studio.cli_common import EXIT_USER_ERROR, RANDOM_WEIGHTS_HINT, load_images_reporting
 from resnet_studio.cli_inspect import add_inspect_parser
 from resnet_studio.cli_training import add_runs_parser, add_train_parser
 from resnet_studio.cli_weights import add_weights_parsers
@@ -46,11 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser("predict", help="classify images")
     predict.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders")
-    predict.add_argument("--model", required=True, help="zoo name, e.g. resnet50")
+    predict.add_argument("--model", required=True,
+                         help="zoo name (resnet50) or pretrained checkpoint (resnet18_8xb16_cifar10, "
+                         "resnet50.tv2_in1k, cifar-resnet20.akamaster: `resnet-studio pretrained`)")
     predict.add_argument(
         "--weights",
-        help="weight file (.safetensors, .pth, .ckpt) or 'torchvision[:ENUM]'; "
-        "random weights when omitted",
+        help="weight file (.safetensors, .pth, .ckpt, .th), 'torchvision[:ENUM]', a pretrained "
+        "name or a run; random weights when omitted (unless --model is a pretrained name)",
     )
     predict.add_argument("--topk", type=int, default=5)
     predict.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
@@ -113,10 +115,10 @@ def _run_models(args: argparse.Namespace) -> int:
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    from resnet_studio.core.catalog import parse_name
     from resnet_studio.core.predict import Predictor
+    from resnet_studio.core.weights import network_name
 
-    parse_name(args.model)  # a misspelt name fails before any image is read
+    network_name(args.model)  # a misspelt name fails before any image is read
     images, failures = load_images_reporting(args.images)
     if not images:
         return EXIT_USER_ERROR
@@ -124,16 +126,18 @@ def _run_predict(args: argparse.Namespace) -> int:
     if predictor.random_weights:
         print(
             f"warning: {args.model} has random weights, so these predictions mean nothing; "
-            "pass --weights FILE or --weights torchvision",
+            f"{RANDOM_WEIGHTS_HINT}",
             file=sys.stderr,
         )
     results = predictor.predict([image for _, image in images], topk=args.topk)
     for (path, _), scores in zip(images, results, strict=True):
         if args.json:
             top = [{"class": s.name, "index": s.index, "probability": s.probability} for s in scores]
-            print(json.dumps({"image": str(path), "top": top}))
+            best = scores[0]  # mmpretrain's inference_model keys, for scripts that read them
+            print(json.dumps({"image": str(path), "pred_class": best.name, "pred_label": best.index,
+                              "pred_score": best.probability, "top": top}))
         else:
-            print(path)
+            print(f"{path}: {scores[0].name} ({scores[0].probability:.2%})")
             for score in scores:
                 print(f"  {score.probability:7.2%}  {score.name}")
     return EXIT_USER_ERROR if failures else 0

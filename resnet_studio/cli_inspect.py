@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from resnet_studio.cli_common import EXIT_USER_ERROR, load_images_reporting
+from resnet_studio.cli_common import EXIT_USER_ERROR, RANDOM_WEIGHTS_HINT, load_images_reporting
 
 if TYPE_CHECKING:
     from resnet_studio.app.inspection.jobs import ModelBundle
@@ -29,8 +29,10 @@ def add_inspect_parser(commands: argparse._SubParsersAction) -> argparse.Argumen
         "over all images, and print each image's top-k classes.",
     )
     inspect.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders")
-    inspect.add_argument("--model", required=True, help="zoo name, e.g. resnet50")
-    inspect.add_argument("--weights", help="weight file or 'torchvision[:ENUM]'; random when omitted")
+    inspect.add_argument("--model", required=True,
+                         help="zoo name (resnet50) or pretrained checkpoint (cifar-resnet20.akamaster)")
+    inspect.add_argument("--weights", help="weight file, 'torchvision[:ENUM]', a pretrained name or a "
+                         "run; random when omitted (unless --model is a pretrained name)")
     inspect.add_argument("--layer", help="layer whose feature maps are drawn, e.g. layer2.0 or "
                          "layer3.1.bn1 (default: the first stage); a block also reports "
                          "||F(x)|| / ||x||")
@@ -56,11 +58,11 @@ def add_inspect_parser(commands: argparse._SubParsersAction) -> argparse.Argumen
 
 def run_inspect(args: argparse.Namespace) -> int:
     from resnet_studio.core.errors import StudioError
-    from resnet_studio.core.models import parse_name
+    from resnet_studio.core.weights import network_name
 
-    parse_name(args.model)  # misspelt names and options fail before any image is read
+    network_name(args.model)  # misspelt names and options fail before any image is read
     if args.compare:
-        parse_name(args.compare)
+        network_name(args.compare)
     elif args.compare_weights:
         raise StudioError("--compare-weights needs --compare NAME")
     if args.topk < 1 or args.max_maps < 1:
@@ -89,7 +91,7 @@ def _open_model(name: str, weights: str | None, device: str) -> ModelBundle:
     model = jobs.open_bundle(name, weights, device=device, with_tree=False)
     if model.random_weights:
         print(f"warning: {name} has random weights, so classes and heatmaps mean nothing; "
-              "pass --weights FILE or --weights torchvision", file=sys.stderr)
+              f"{RANDOM_WEIGHTS_HINT}", file=sys.stderr)
     return model
 
 

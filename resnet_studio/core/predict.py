@@ -21,7 +21,7 @@ from resnet_studio.core.device import resolve_device
 from resnet_studio.core.errors import StudioError
 from resnet_studio.core.images import preprocess_batch
 from resnet_studio.core.models import create_model
-from resnet_studio.core.weights import load_weights
+from resnet_studio.core.weights import network_name, resolve_model_and_weights
 
 
 @dataclass(frozen=True)
@@ -66,16 +66,21 @@ class Predictor:
         *,
         device: str = "auto",
         progress: Callable[[int, int], None] | None = None,
+        runs_dir: str | None = None,
     ) -> Predictor:
-        """Build a zoo network, load `weights` (any supported source) if given. With
-        weights `name` may be None: the file (its metadata or its keys) tells."""
+        """A network with weights, as `--model NAME [--weights SOURCE]` names them
+        (`core.weights.resolve_model_and_weights`): a zoo name with a weight file,
+        'torchvision', a pretrained name or a run; a pretrained name alone (its
+        network, weights, class names and preprocessing); weights alone (the file
+        tells the network); a zoo name alone (random weights)."""
         device_ = resolve_device(device)
-        if weights is None:
-            if not name:
-                raise StudioError("Name a network (e.g. cifar-resnet56) or give its weights.")
+        if weights is None and not name:
+            raise StudioError("Name a network (e.g. cifar-resnet56) or give its weights.")
+        loaded = resolve_model_and_weights(name or None, weights, progress=progress, runs_dir=runs_dir)
+        if loaded is None:
+            name = network_name(name)
             return cls(create_model(name), resolve_preprocessing(name), None, device=device_, name=name)
-        loaded = load_weights(name or None, weights, progress=progress)
-        name = loaded.model_name or name
+        name = loaded.model_name or (network_name(name) if name else None)
         # The weights know how their network was trained: their preprocessing wins.
         return cls(loaded.model, resolve_preprocessing(name, loaded.preprocessing), loaded.class_names,
                    device=device_, weights_label=describe_weights(loaded), name=name)  # fmt: skip

@@ -148,9 +148,8 @@ def test_the_compare_model_from_a_name_a_file_or_nothing(weight_file, tmp_path):
     assert random.name == "cifar-plain20" and random.random_weights and random.generation == 2
     from_file = jobs.build_compare_bundle(3, "", str(weight_file))  # the file names its network
     assert from_file.name == "cifar-resnet20" and from_file.predictor.class_names == NAMES
-    assert jobs.checkpoint_file(str(weight_file)) == weight_file
-    with pytest.raises(StudioError):
-        jobs.checkpoint_file(str(tmp_path / "no-such-run"))
+    with pytest.raises(StudioError, match="not a weight file, a run"):
+        jobs.build_compare_bundle(4, "cifar-resnet20", str(tmp_path / "no-such-run"))
 
 
 def test_the_cli_runs_the_windows_jobs(capsys, monkeypatch, tmp_path, weight_file, model):

@@ -102,3 +102,34 @@ def test_export_writes_onnx_and_checks_it(capsys, cached_akamaster, tmp_path):
     assert code == 0 and out_file.is_file() and "max |difference|" in out
     diff = float(out.rsplit(" ", 1)[1])
     assert diff < 1e-4
+
+
+def test_predict_and_inspect_take_a_pretrained_name(capsys, cached_akamaster, tmp_path):
+    """`--model cifar-resnet20.akamaster` means that network with those weights, class
+    names and preprocessing, as mmpretrain's `inference_model('resnet18_8xb16_cifar10', …)`."""
+    from resnet_studio.core.catalog import IMAGENET_MEAN
+    from resnet_studio.core.predict import Predictor
+
+    image = tmp_path / "frog.png"
+    Image.new("RGB", (40, 30), (40, 160, 60)).save(image)
+    code, out, err = run(capsys, "predict", str(image), "--model", "cifar-resnet20.akamaster",
+                         "--json", "--device", "cpu")  # fmt: skip
+    [row] = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and "random" not in err
+    assert row["pred_class"] == row["top"][0]["class"] in CIFAR10_CLASSES
+    entry = pretrained.get_pretrained("cifar-resnet20.akamaster")
+    by_file = Predictor.from_name("cifar-resnet20", str(pretrained.cache_path(entry)), device="cpu")
+    assert by_file.preprocessing.mean == IMAGENET_MEAN  # akamaster normalises with ImageNet's
+    [scores] = by_file.predict([Image.open(image).convert("RGB")])
+    assert row["pred_score"] == pytest.approx(scores[0].probability, abs=1e-6)
+    assert row["pred_label"] == scores[0].index
+
+    code, out, err = run(capsys, "inspect", str(image), "--model", "cifar-resnet20.akamaster",
+                         "--out", str(tmp_path / "shots"), "--json", "--device", "cpu")  # fmt: skip
+    report = json.loads(out.splitlines()[0])
+    assert code == 0 and "random" not in err and report["top"][0]["class"] == row["pred_class"]
+
+
+def test_a_misspelt_pretrained_name_suggests_close_ones(capsys):
+    code, _, err = run(capsys, "predict", "x.png", "--model", "resnet18_8xb16_cifar1")
+    assert code == 2 and "resnet18_8xb16_cifar10" in err and "Traceback" not in err

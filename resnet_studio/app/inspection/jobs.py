@@ -178,33 +178,18 @@ def open_bundle(name: str | None, weights: str | None, *, device: str = "cpu", g
 
 
 def build_compare_bundle(generation: int, name: str, source: str, job: JobControl = UNATTENDED) -> ModelBundle:
-    """The "compare with…" model: a zoo name, with weights from a file, a run (its
-    latest checkpoint) or none (random)."""
+    """The "compare with…" model: a zoo or pretrained name, with weights from a file,
+    a run (its latest checkpoint), a pretrained name or none (random)."""
     from resnet_studio.core.errors import StudioError
-    from resnet_studio.core.models import parse_name
+    from resnet_studio.core.weights import network_name
 
     name, source = name.strip(), source.strip()
     if not name and not source:
         raise StudioError("Type a network to compare with, e.g. the plain twin cifar-plain56.")
     if name:
-        parse_name(name)
-    weights = str(checkpoint_file(source)) if source else None
+        network_name(name)  # a misspelt name fails before any file is read
+    weights = str(Path(source).expanduser()) if source else None
     return open_bundle(name or None, weights, generation=generation, job=job)
-
-
-def checkpoint_file(source: str) -> Path:
-    """A weight file, or a run (folder or name) -> its latest checkpoint's weights."""
-    from resnet_studio.core.errors import StudioError
-    from resnet_studio.core.runs import open_run
-
-    path = Path(source).expanduser()
-    if path.is_file():
-        return path
-    run = open_run(source)
-    folder = run.latest_checkpoint()
-    if folder is None or not (folder / "model.safetensors").is_file():
-        raise StudioError(f"Run {run.path.name} has no finished checkpoint yet.")
-    return folder / "model.safetensors"
 
 
 def labelled(main: ModelBundle, other: ModelBundle | None = None) -> dict[str, ModelBundle]:
