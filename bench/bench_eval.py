@@ -27,7 +27,7 @@ from resnet_studio.core.evaluation import evaluate
 from resnet_studio.core.models import create_model
 from resnet_studio.core.weights import CIFAR10_CLASSES, save_weights
 
-TEST_ZIP = Path("/work/shared/data/cifar10-jpeg/test.zip")
+TEST_ZIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg" / "test.zip"
 
 
 def extract(images: int, folder: Path) -> Path:
