@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import time
 from functools import partial
-from importlib import resources
 from typing import Any
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QTimer, Signal, Slot
@@ -36,6 +35,7 @@ from resnet_studio.app.inspection import jobs, views
 from resnet_studio.app.inspection.state import InspectImage, InspectionState, ViewKey
 from resnet_studio.app.inspection.views import ANALYSIS, VIEWS
 from resnet_studio.core.errors import StudioError
+from resnet_studio.core.samples import sample_paths
 from resnet_studio.gui.image_strip import ImageStrip
 from resnet_studio.gui.inspection_block_views import GradCamPane, ResidualPane
 from resnet_studio.gui.inspection_compare import CompareBar, ComparePane, Figure7Pane
@@ -52,11 +52,6 @@ VIEW_WIDGETS: dict[str, type[ViewWidget]] = {
     ANALYSIS: ActivationsView, "residual": ResidualPane, "gradcam": GradCamPane,
     "figure7": Figure7Pane, "compare": ComparePane,
 }  # fmt: skip
-
-
-def sample_path() -> str:
-    """A small drawing shipped with the package (resources/samples/sample.png)."""
-    return str(resources.files("resnet_studio") / "resources" / "samples" / "sample.png")
 
 
 class InspectionPanel(QWidget):
@@ -94,8 +89,9 @@ class InspectionPanel(QWidget):
         self.strip = ImageStrip()
         self.open_button = QPushButton("Open…")
         self.open_button.setToolTip("Open images (Ctrl+I); or drop files or a folder anywhere, or paste (Ctrl+V)")
-        self.sample_button = QPushButton("Sample")
-        self.sample_button.setToolTip("Load a small drawing shipped with resnet-studio")
+        self.sample_button = QPushButton("Samples")
+        self.sample_button.setToolTip("Load ten real CIFAR-10 test images shipped with resnet-studio, "
+                                      "one per class")
         self.remove_button = QPushButton("Remove")
         self.remove_button.setToolTip("Remove the selected image from the strip (Delete)")
         buttons = QVBoxLayout()
@@ -181,7 +177,7 @@ class InspectionPanel(QWidget):
 
     @Slot()
     def load_sample(self) -> None:
-        self.open_paths([sample_path()])
+        self.open_paths([str(path) for path in sample_paths()])
 
     def show_message(self, text: str, kind: str = "info") -> None:
         """The line under the strip (errors stay until the next message)."""
