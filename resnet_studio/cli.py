@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--weights",
         help="weight file (.safetensors, .pth, .ckpt, .th), 'torchvision[:ENUM]', a pretrained "
-        "name or a run; random weights when omitted (unless --model is a pretrained name)",
+        "name, a run, or 'random'; when omitted: the pretrained or shipped weights of --model, else random",
     )
     predict.add_argument("--topk", type=int, default=5)
     predict.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")

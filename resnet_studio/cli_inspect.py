@@ -32,7 +32,7 @@ def add_inspect_parser(commands: argparse._SubParsersAction) -> argparse.Argumen
     inspect.add_argument("--model", required=True,
                          help="zoo name (resnet50) or pretrained checkpoint (cifar-resnet20.akamaster)")
     inspect.add_argument("--weights", help="weight file, 'torchvision[:ENUM]', a pretrained name or a "
-                         "run; random when omitted (unless --model is a pretrained name)")
+                         "run, or 'random'; when omitted: the pretrained or shipped weights of --model, else random")
     inspect.add_argument("--layer", help="layer whose feature maps are drawn, e.g. layer2.0 or "
                          "layer3.1.bn1 (default: the first stage); a block also reports "
                          "||F(x)|| / ||x||")

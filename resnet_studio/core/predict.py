@@ -32,7 +32,11 @@ class ClassScore:
 
 
 def describe_weights(loaded: Any) -> str:
-    """How a core LoadResult is named to users: "studio weights from r20.safetensors"."""
+    """How a core LoadResult is named to users: "studio weights from r20.safetensors",
+    or what shipped weights are ("trained by resnet-studio: 30 epochs, 88.1 % ...")."""
+    shipped = getattr(loaded, "shipped", None)
+    if shipped is not None:
+        return shipped.label
     source = str(loaded.source)
     return f"{loaded.format} weights from {Path(source).name or source}"
 

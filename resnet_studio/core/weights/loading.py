@@ -39,6 +39,7 @@ from resnet_studio.core.weights.pretrained import (
     get_pretrained,
     is_pretrained_name,
 )
+from resnet_studio.core.weights.shipped import ShippedWeights
 
 Source = str | os.PathLike
 
@@ -78,6 +79,7 @@ class LoadResult:
     report: KeyReport | None = None  # with strict=False: what was left out
     notes: list[str] = field(default_factory=list)
     pretrained: PretrainedEntry | None = None  # the catalog entry: published numbers, URL
+    shipped: ShippedWeights | None = None  # weights shipped in the package: provenance
 
 
 # ---------------------------------------------------------------------------- reading

@@ -25,6 +25,7 @@ from resnet_studio.core.weights.pretrained import (
     is_pretrained_name,
     pretrained_names,
 )
+from resnet_studio.core.weights.shipped import RANDOM, shipped_weights
 
 
 def network_name(model: str) -> str:
@@ -59,8 +60,11 @@ def resolve_model_and_weights(
       checkpoint, downloaded once into torch.hub's cache;
     - a zoo name and `weights` (file, torchvision, pretrained name, run): those;
     - `model` None: the network is read off the weights;
-    - a zoo name and no weights: None (random weights; the caller builds the net),
-      or a WeightsError with `require_weights` (eval and export need weights).
+    - a zoo name and no weights: the weights shipped in the package for it, if any
+      (`core.weights.shipped`: cifar-resnet20 and its plain twin);
+    - a zoo name and no shipped weights, or weights "random": None (random weights;
+      the caller builds the net), or a WeightsError with `require_weights` (eval and
+      export need weights).
     `progress(done, total)` follows a download and may raise to cancel it.
     """
     if model is not None and is_pretrained_name(model):
@@ -72,7 +76,11 @@ def resolve_model_and_weights(
             )
         return load_weights(None, model.strip(), progress=progress)
     name = network_name(model) if model is not None else None
-    if weights is None:
+    if weights is None and name is not None and (shipped := shipped_weights(name)) is not None:
+        result = load_weights(name, shipped.path)
+        result.shipped = shipped
+        return result
+    if weights is None or str(weights).strip() == RANDOM:
         if require_weights or name is None:
             raise WeightsError(
                 f"{model or 'this'} has no weights to use: pass --weights (a weight file, "
