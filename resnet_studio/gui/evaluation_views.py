@@ -55,6 +55,7 @@ class PerClassTable(QTableWidget):
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setAlternatingRowColors(True)
+        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)  # 1000 rows scroll
         header = self.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for column in (1, 2):
@@ -68,8 +69,9 @@ class PerClassTable(QTableWidget):
             self.setItem(row, 0, QTableWidgetItem(name))
             self.setItem(row, 1, _NumberItem(percent_text(top1), top1))
             self.setItem(row, 2, _NumberItem(f"{images:,}", images))
+        # dataset order until a header is clicked (enabling sorts by the indicator's column)
+        self.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.setSortingEnabled(True)
-        self.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # dataset order until a click
 
 
 class ConfusionModel(QAbstractTableModel):
