@@ -95,6 +95,7 @@ class ModelPanel(QWidget):
 
         self.title = QLabel()
         self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.title.setWordWrap(True)  # a long description must not squeeze the numbers below
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.params_label = QLabel("…")
         self.flops_label = QLabel("…")
