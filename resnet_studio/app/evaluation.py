@@ -45,6 +45,7 @@ class EvaluationRequest:
     device: str = "auto"
     workers: int | None = None  # DataLoader workers for the transform path; None: auto
     runs_dir: str | None = None  # run store for weights named by run; None: the default
+    data_root: str | None = None  # where cifar10/cifar100 live; None: the default data folder
 
 
 class EvaluationJob:
@@ -74,7 +75,7 @@ class EvaluationJob:
 
         r = self.request
         options = dict(batch_size=r.batch_size, limit=r.limit, device=r.device,
-                       workers=r.workers, on_event=report)  # fmt: skip
+                       workers=r.workers, data_root=r.data_root, on_event=report)  # fmt: skip
         if self.loaded is not None:
             result = evaluate_loaded(self.loaded, r.dataset, **options)
         else:

@@ -62,7 +62,11 @@ class ModelState:
         fc = getattr(result.model, "fc", None)
         classes = fc.out_features if fc is not None else self._choice.num_classes
         name = result.model_name or self._choice.name
-        shortcut = self._choice.shortcut if name == self._choice.name else None
+        entry = getattr(result, "pretrained", None)  # a catalog checkpoint knows its option
+        if entry is not None and entry.model == name:
+            shortcut = entry.shortcut
+        else:
+            shortcut = self._choice.shortcut if name == self._choice.name else None
         self._weights = result
         self._weights_choice = self._choice = ModelChoice(name, classes, shortcut).resolved()
         self.changed.emit(self._choice, self._weights)
@@ -121,6 +125,12 @@ def weights_text(result: Any) -> str:
     class names (and whether they were guessed), the loader's notes."""
     name = Path(result.source).name or result.source
     lines = [f"Loaded {result.format} weights from {name}: {result.matched_keys:,} tensors matched."]
+    entry = getattr(result, "pretrained", None)
+    if entry is not None:  # a catalog checkpoint: what it was trained on and how good it is
+        top1 = f"published top-1 {entry.top1:.2f} %" if entry.top1 is not None else "no published top-1"
+        lines = [f"Loaded {entry.name}: {entry.model} trained on {entry.dataset} "
+                 f"({result.matched_keys:,} tensors matched).",
+                 f"{top1}, in {entry.published_in}."]  # fmt: skip
     names = result.class_names or []
     if names:
         first = ", ".join(names[:4])
@@ -130,3 +140,52 @@ def weights_text(result: Any) -> str:
         lines.append("No class names in the file.")
     lines += list(result.notes)
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ExportedOnnx:
+    """What an ONNX export wrote, and how closely onnxruntime agrees with torch."""
+
+    path: str
+    input_size: int
+    max_difference: float | None  # |onnxruntime - torch| over batches 1 and 3; None: no onnxruntime
+
+
+def export_onnx_job(choice: ModelChoice, weights: Any, path: str) -> ExportedOnnx:
+    """Export the current network (its loaded weights, or a fresh initialisation) to an
+    ONNX file with a dynamic batch axis and the metadata `resnet-studio export` writes
+    (zoo name, weights, class names, preprocessing), then check it with onnxruntime
+    when that is installed, as the CLI does. A copy of the model is exported, because
+    the exporter moves it to the CPU and into eval mode under the other panels' feet."""
+    import copy
+    import importlib.util
+
+    from resnet_studio.core.export import export_onnx, verify_onnx
+    from resnet_studio.core.models import create_model
+
+    choice = choice.resolved()
+    if weights is not None:
+        model = copy.deepcopy(weights.model)
+    else:
+        model = create_model(choice.name, **choice.options())
+    prep = resolve_preprocessing(choice.name, weights.preprocessing if weights is not None else None)
+    meta = {"model": choice.name, "num_classes": choice.num_classes, "shortcut": choice.shortcut,
+            "weights": str(weights.source) if weights is not None else "random initialisation",
+            "class_names": list(weights.class_names) if weights is not None and weights.class_names else None,
+            "preprocessing": prep}  # fmt: skip
+    written = export_onnx(model, path, input_size=prep.input_size, meta=meta)
+    diff = None
+    if importlib.util.find_spec("onnxruntime") is not None:
+        diff = verify_onnx(written, model, input_size=prep.input_size)
+    return ExportedOnnx(str(written), prep.input_size, diff)
+
+
+def onnx_missing() -> str | None:
+    """What to install for ONNX export, or None when it can run. Asked before a file
+    dialog opens, so a user without the extra is told at once, not after choosing a file."""
+    import importlib.util
+
+    from resnet_studio.core.export import EXTRA
+
+    missing = [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
+    return f"ONNX export needs {', '.join(missing)}: {EXTRA}." if missing else None

@@ -110,16 +110,22 @@ class MainWindow(QMainWindow):
         self.save_action = self._action("&Save Weights…", QKeySequence.StandardKey.Save, self._on_save_triggered)
         self.open_image_action = self._action("Open &Image…", "Ctrl+I", self._on_open_image_triggered)
         self.paste_image_action = self._action("&Paste Image", QKeySequence.StandardKey.Paste, self._on_paste_triggered)
+        self.evaluate_action = self._action("E&valuate…", "Ctrl+E", self._on_evaluate_triggered)
+        self.export_onnx_action = self._action("Export &ONNX…", None, self._on_export_onnx_triggered)
         self.export_plot_action = self._action("&Export Plot…", None, self._on_export_plot_triggered)
         self.export_plot_action.setEnabled(False)
         self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-        for action in (self.open_action, self.save_action):
+        for action in self._model_actions():
             action.setEnabled(False)  # until the Model panel exists
-            file_menu.addAction(action)
+        file_menu.addAction(self.open_action)
+        file_menu.addAction(self.save_action)
         file_menu.addAction(self.open_image_action)
         file_menu.addAction(self.paste_image_action)
         file_menu.addSeparator()
+        file_menu.addAction(self.evaluate_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.export_onnx_action)
         file_menu.addAction(self.export_plot_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
@@ -127,6 +133,10 @@ class MainWindow(QMainWindow):
         self.about_action = self._action("&About ResNet Studio", None, self._on_about_triggered)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         help_menu.addAction(self.about_action)
+
+    def _model_actions(self) -> tuple[QAction, ...]:
+        """The File actions the Model panel carries out."""
+        return (self.open_action, self.save_action, self.evaluate_action, self.export_onnx_action)
 
     def _action(self, text: str, shortcut, slot) -> QAction:
         action = QAction(text, self)
@@ -164,8 +174,8 @@ class MainWindow(QMainWindow):
         self.training = self._build_training_panel()
         self.inspection = self._build_inspection_panel()
         self.drops.attach(self.model_panel, self.inspection)
-        self.open_action.setEnabled(True)
-        self.save_action.setEnabled(True)
+        for action in self._model_actions():
+            action.setEnabled(True)
         self.pages.setCurrentWidget(self.tabs)
         self.statusBar().showMessage("Ready", 3000)
         self.core_loaded.emit()
@@ -261,6 +271,17 @@ class MainWindow(QMainWindow):
     def _on_save_triggered(self) -> None:
         if self.model_panel is not None:
             self.model_panel.save_weights()
+
+    @Slot()
+    def _on_evaluate_triggered(self) -> None:
+        if self.model_panel is not None:
+            self.model_panel.evaluate()
+
+    @Slot()
+    def _on_export_onnx_triggered(self) -> None:
+        if self.model_panel is not None:
+            self.show_panel("Model")  # the result is written in its Weights box
+            self.model_panel.export_onnx()
 
     @Slot()
     def _on_export_plot_triggered(self) -> None:

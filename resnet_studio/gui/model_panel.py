@@ -1,14 +1,16 @@
-"""The Model panel: choose a network, see what it is, load and save its weights.
+"""The Model panel: choose a network, see what it is, load, evaluate and export weights.
 
 The panel draws `app.model.ModelState` (the choice and the loaded weights) and
-forwards clicks to it: the chooser's controls call `state.set_choice`, loaded weights
+forwards clicks to it: the chooser's controls call `state.set_choice`; the Weights
+box (`gui/weights_box.py`, with the Pretrained chooser) loads weights into
 `state.set_weights`; the Inspection and Training panels follow `state.changed`, never
-this widget.
+this widget. Evaluate… opens `gui/evaluation_dialog.EvaluationDialog` on the state.
 
 Everything slow runs in workers (`workers.run_in_thread`): `describe` (up to a few
-seconds for cifar-resnet1202), reading weight files and torchvision downloads. Only
-one description job runs at a time; a newer choice waits as "pending" and supersedes
-any older pending one, so spinning the depth box never piles up threads.
+seconds for cifar-resnet1202), reading, downloading and exporting weights, and
+evaluations. Only one description job runs at a time; a newer choice waits as
+"pending" and supersedes any older pending one, so spinning the depth box never
+piles up threads.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent, QPalette
 from PySide6.QtWidgets import (
-    QFileDialog,
     QFrame,
     QGroupBox,
     QHBoxLayout,
@@ -28,39 +29,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_studio.app.model import ModelSummary, describe, save_weights_job, weights_text
-from resnet_studio.core.catalog import (
-    SAFETENSORS_FILTER,
-    SAFETENSORS_SUFFIX,
-    WEIGHT_SUFFIXES,
-    WEIGHTS_FILTER,
-    ModelChoice,
-    is_weight_file,
-    suffix_list,
-)
+from resnet_studio.app.model import ModelSummary, describe
+from resnet_studio.core.catalog import WEIGHT_SUFFIXES, ModelChoice, is_weight_file, suffix_list
 from resnet_studio.core.errors import StudioError
-from resnet_studio.core.weights.torchvision_hub import PRETRAINED_NAMES
-from resnet_studio.gui import settings
+from resnet_studio.gui.evaluation_dialog import EvaluationDialog
 from resnet_studio.gui.model_choice import ModelChooser
-from resnet_studio.gui.model_view import LayerTree, StageTable, WeightsBox
+from resnet_studio.gui.model_view import LayerTree, StageTable
 from resnet_studio.gui.panel import PanelContext
-from resnet_studio.gui.widgets import (
-    big_figure,
-    bold_caption,
-    flops_text,
-    format_int,
-    show_error,
-    status_color,
-)
+from resnet_studio.gui.weights_box import WeightsBox
+from resnet_studio.gui.widgets import big_figure, bold_caption, flops_text, format_int, status_color
 from resnet_studio.gui.workers import Worker, run_in_thread
 
 INFO_DELAY_MS = 150  # let a spin box or typing settle before measuring
-
-
-def _load_job(name: str, source: str, job: Any) -> object:
-    from resnet_studio.core.weights import load_weights
-
-    return load_weights(name, source, progress=job.progress)
+LEFT_WIDTH = 440  # px: room for the Pretrained chooser's names and networks
 
 
 def weight_paths(urls: Any) -> list[Path]:
@@ -83,16 +64,16 @@ class ModelPanel(QWidget):
         super().__init__(parent)
         self.setAcceptDrops(True)
         self.state = context.model
+        self._persist = context.persist
+        self._evaluation: EvaluationDialog | None = None
         self._summary: ModelSummary | None = None
         self._info_worker: Worker | None = None
         self._pending: ModelChoice | None = None
-        self._weights_worker: Worker | None = None
-        self._message_kinds: dict[QLabel, str] = {}  # label -> "error" | "ok" | "info"
+        self._error_kind = "error"
         self._info_timer = QTimer(self, singleShot=True, interval=INFO_DELAY_MS)
         self._info_timer.timeout.connect(self._on_info_timer_timeout)
         self._build()
         self.state.changed.connect(self._on_model_changed)
-        self.state.weights_dropped.connect(self._on_model_weights_dropped)
         self.chooser.set_choice(self.state.choice)  # the controls show the state's network
         self._on_model_changed(self.state.choice, self.state.weights)
 
@@ -102,20 +83,19 @@ class ModelPanel(QWidget):
         network = QGroupBox("Network")
         QVBoxLayout(network).addWidget(self.chooser)
 
-        self.weights_box = WeightsBox()
-        self._set_busy(False)
+        self.weights_box = WeightsBox(self.state)
 
         left = QVBoxLayout()
         left.addWidget(network)
-        left.addWidget(self.weights_box)
-        left.addStretch(1)
+        left.addWidget(self.weights_box, 1)  # the Pretrained list takes the height left
         left_widget = QWidget()
         left_widget.setLayout(left)
-        left_widget.setFixedWidth(340)
+        left_widget.setFixedWidth(LEFT_WIDTH)
         left.setContentsMargins(0, 0, 0, 0)
 
         self.title = QLabel()
         self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.title.setWordWrap(True)  # a long description must not squeeze the numbers below
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.params_label = QLabel("…")
         self.flops_label = QLabel("…")
@@ -150,11 +130,7 @@ class ModelPanel(QWidget):
 
         self.chooser.choice_changed.connect(self._on_chooser_choice_changed)
         self.chooser.invalid.connect(self._on_chooser_invalid)
-        box = self.weights_box
-        box.open_button.clicked.connect(self._on_open_clicked)
-        box.save_button.clicked.connect(self._on_save_clicked)
-        box.torchvision_button.clicked.connect(self._on_torchvision_clicked)
-        box.cancel_button.clicked.connect(self._on_cancel_clicked)
+        self.weights_box.evaluate_requested.connect(self._on_weights_evaluate_requested)
 
     # ------------------------------------------------------------------ Panel protocol
     def is_ready(self) -> bool:
@@ -168,24 +144,27 @@ class ModelPanel(QWidget):
         )
 
     def confirm_close(self) -> bool:
-        return True  # nothing here is lost by closing (a weights job is cancelled)
+        return True  # nothing here is lost by closing (weights and evaluation jobs are cancelled)
 
     def shutdown(self) -> None:
         """Stop this panel's jobs and wait for their threads (window closing)."""
         self._info_timer.stop()
         self._pending = None
-        for worker in (self._info_worker, self._weights_worker):
-            if worker is not None:
-                worker.cancel()
-                worker.join()
-        self._info_worker = self._weights_worker = None
+        if self._info_worker is not None:
+            self._info_worker.cancel()
+            self._info_worker.join()
+            self._info_worker = None
+        if self._evaluation is not None:
+            self._evaluation.shutdown()
+        self.weights_box.shutdown()
         self.state.changed.disconnect(self._on_model_changed)
-        self.state.weights_dropped.disconnect(self._on_model_weights_dropped)
 
     def apply_palette(self) -> None:
         """Re-colour the status texts for the new light/dark palette."""
-        for label, kind in self._message_kinds.items():
-            label.setStyleSheet(f"color: {status_color(kind, self.palette()).name()};")
+        self.error_label.setStyleSheet(f"color: {status_color(self._error_kind, self.palette()).name()};")
+        self.weights_box.apply_palette()
+        if self._evaluation is not None:
+            self._evaluation.apply_palette()
 
     # ------------------------------------------------------------------ public API
     def summary(self) -> ModelSummary | None:
@@ -193,27 +172,37 @@ class ModelPanel(QWidget):
         return self._summary
 
     def busy(self) -> bool:
-        """Weights are being read, downloaded or written."""
-        return self._weights_worker is not None
+        """Weights are being read, downloaded, written or exported."""
+        return self.weights_box.busy()
 
     def open_weights(self) -> None:
         """Ask for a weight file and load it (File > Open weights)."""
-        self._on_open_clicked()
+        self.weights_box.ask_open()
 
     def save_weights(self) -> None:
         """Ask for a file name and save the current weights (File > Save weights)."""
-        self._on_save_clicked()
+        self.weights_box.ask_save()
+
+    def export_onnx(self) -> None:
+        """Ask for a file name and export the network with its weights (File > Export ONNX…)."""
+        self.weights_box.ask_export()
 
     def load_weights_file(self, path: str | Path) -> None:
         """Load a weight file into the current network, in a worker."""
-        settings.remember_folder("weights", path)
-        self._start_weights_job(_load_job, self.state.choice.name, str(path),
-                                message=f"Reading {Path(path).name}…")  # fmt: skip
+        self.weights_box.load_file(path)
 
     def save_weights_to(self, path: str | Path) -> None:
         """Save the current weights (or a fresh initialisation) to `path` in a worker."""
-        self._start_weights_job(save_weights_job, self.state.choice, self.state.weights, str(path),
-                                message=f"Saving {Path(path).name}…")  # fmt: skip
+        self.weights_box.save_to(path)
+
+    def evaluate(self) -> EvaluationDialog:
+        """Open (or raise) the Evaluate… dialog on the current network and weights."""
+        if self._evaluation is None:
+            self._evaluation = EvaluationDialog(self.state, self, persist=self._persist)
+        self._evaluation.show()
+        self._evaluation.raise_()
+        self._evaluation.activateWindow()
+        return self._evaluation
 
     # ------------------------------------------------------------------ the state
     @Slot(object)
@@ -228,17 +217,12 @@ class ModelPanel(QWidget):
     def _on_model_changed(self, choice: ModelChoice, _weights: Any) -> None:
         if self.chooser.choice() != choice:  # e.g. weights loaded for another network
             self.chooser.set_choice(choice)
-        self._update_torchvision_button(choice)
         if self._summary is not None and self._summary.choice == choice and self._pending is None:
             return  # only the weights changed: the description stands
         self.error_label.hide()
         self.title.setText(f"<b style='font-size:14pt'>{choice.name}</b>&nbsp;&nbsp;measuring…")
         self._pending = choice
         self._info_timer.start()
-
-    def _on_model_weights_dropped(self, _choice: ModelChoice) -> None:
-        self._show_message(self.weights_box.status, "Random initialisation: the weights loaded before "
-                           "were for another architecture, so they were dropped.", "info")  # fmt: skip
 
     # ------------------------------------------------------------------ description
     @Slot()
@@ -290,108 +274,25 @@ class ModelPanel(QWidget):
         return rows + table.horizontalHeader().height() + 2 * table.frameWidth() + 2
 
     def _show_error(self, message: str) -> None:
-        self._show_message(self.error_label, message, "error")
+        self.error_label.setStyleSheet(f"color: {status_color(self._error_kind, self.palette()).name()};")
+        self.error_label.setText(message)
         self.error_label.show()
 
-    def _show_message(self, label: QLabel, text: str, kind: str) -> None:
-        self._message_kinds[label] = kind
-        label.setStyleSheet(f"color: {status_color(kind, self.palette()).name()};")
-        label.setText(text)
-
-    # ------------------------------------------------------------------ weights
-    def _update_torchvision_button(self, choice: ModelChoice) -> None:
-        ok = choice.name in PRETRAINED_NAMES and choice.shortcut == "B" and choice.num_classes == 1000
-        self.weights_box.torchvision_button.setEnabled(ok and self._weights_worker is None)
-        self.weights_box.torchvision_button.setToolTip(
-            "Download torchvision's ImageNet weights (cached after the first time)" if ok else
-            "torchvision has pretrained weights for resnet18..resnet152 (v1.5, shortcut B, "
-            "1000 classes) only"
-        )  # fmt: skip
-
-    def _set_busy(self, busy: bool, message: str = "") -> None:
-        self.weights_box.set_busy(busy)
-        if busy:
-            self._show_message(self.weights_box.status, message, "info")
-        self._update_torchvision_button(self.state.choice)
-
-    def _start_weights_job(self, fn: Any, *args: Any, message: str) -> None:
-        if self._weights_worker is not None:
-            self._show_message(self.weights_box.status, "Still busy with the previous weights; cancel it first.",
-                               "error")  # fmt: skip
-            return
-        self._weights_worker = run_in_thread(
-            fn, *args, on_done=self._on_weights_finished, on_error=self._on_weights_failed,
-            on_progress=self._on_weights_progressed, on_cancel=self._on_weights_cancelled,
-        )  # fmt: skip
-        self._set_busy(True, message)
-
-    def _on_weights_progressed(self, done: int, total: int) -> None:
-        self.weights_box.show_progress(done, total)
-
-    def _on_weights_finished(self, result: Any) -> None:
-        self._weights_worker = None
-        self._set_busy(False)
-        if isinstance(result, str):  # a save job returns the path written
-            self._show_message(self.weights_box.status, f"Saved to {result}", "ok")
-            return
-        self.state.set_weights(result)  # the choice becomes theirs; the chooser follows
-        self._show_message(self.weights_box.status, weights_text(result), "ok")
-
-    def _on_weights_failed(self, exc: BaseException) -> None:
-        worker, self._weights_worker = self._weights_worker, None
-        self._set_busy(False)
-        if isinstance(exc, StudioError):
-            self._show_message(self.weights_box.status, str(exc), "error")
-        else:  # a bug or an OS error: say so, with the traceback behind "Show Details"
-            self._show_message(self.weights_box.status, f"Failed: {exc}", "error")
-            details = worker.traceback_text if worker is not None else ""
-            show_error(self, "Weights", f"Unexpected error: {exc}", details)
-
-    def _on_weights_cancelled(self) -> None:
-        self._weights_worker = None
-        self._set_busy(False)
-        self._show_message(self.weights_box.status, "Cancelled; the model was not changed.", "info")
-
     @Slot()
-    def _on_open_clicked(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open weights", settings.last_folder("weights"), WEIGHTS_FILTER
-        )
-        if path:
-            self.load_weights_file(path)
-
-    @Slot()
-    def _on_save_clicked(self) -> None:
-        start = str(Path(settings.last_folder("weights")) / f"{self.state.choice.name}{SAFETENSORS_SUFFIX}")
-        path, _ = QFileDialog.getSaveFileName(self, "Save weights", start, SAFETENSORS_FILTER)
-        if not path:
-            return
-        if not path.endswith(SAFETENSORS_SUFFIX):
-            path += SAFETENSORS_SUFFIX
-        settings.remember_folder("weights", path)
-        self.save_weights_to(path)
-
-    @Slot()
-    def _on_torchvision_clicked(self) -> None:
-        self._start_weights_job(_load_job, self.state.choice.name, "torchvision",
-                                message="Downloading torchvision weights…")  # fmt: skip
-
-    @Slot()
-    def _on_cancel_clicked(self) -> None:
-        if self._weights_worker is not None:
-            self._weights_worker.cancel()
+    def _on_weights_evaluate_requested(self) -> None:
+        self.evaluate()
 
     # ------------------------------------------------------------------ drag and drop
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
         paths = weight_paths(event.mimeData().urls()) if event.mimeData().hasUrls() else []
-        if paths and self._weights_worker is None:
+        if paths and not self.weights_box.busy():
             event.acceptProposedAction()
             self._set_drop_highlight(True)
-            self._show_message(self.weights_box.status, f"Drop to load {paths[0].name}", "info")
+            self.weights_box.show_message(f"Drop to load {paths[0].name}", "info")
         else:
             event.ignore()
-            self._show_message(self.weights_box.status,
-                               f"Not a weight file: drop a {suffix_list(WEIGHT_SUFFIXES)} file.", "error")
+            self.weights_box.show_message(f"Not a weight file: drop a {suffix_list(WEIGHT_SUFFIXES)} file.",
+                                          "error")  # fmt: skip
 
     def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:  # noqa: N802
         self._set_drop_highlight(False)
@@ -402,7 +303,7 @@ class ModelPanel(QWidget):
         paths = weight_paths(event.mimeData().urls()) if event.mimeData().hasUrls() else []
         if not paths:
             event.ignore()
-            self._show_message(self.weights_box.status, "Not a weight file; nothing was loaded.", "error")
+            self.weights_box.show_message("Not a weight file; nothing was loaded.", "error")
             return
         event.acceptProposedAction()
         self.load_weights_file(paths[0])

@@ -1,6 +1,7 @@
-"""What the Model panel shows: a Table-1-style stage table, the module tree and the
-weights box. The table and tree draw plain values that `app.model.describe()` measured in a worker
-(core's ModelInfo and `LayerNode`s from core's one tree builder).
+"""What the Model panel shows about a network: a Table-1-style stage table and the
+module tree (the Weights box is `gui/weights_box.py`). Both draw plain values that
+`app.model.describe()` measured in a worker (core's ModelInfo and `LayerNode`s from
+core's one tree builder).
 """
 
 from __future__ import annotations
@@ -12,22 +13,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QGridLayout,
-    QGroupBox,
     QHeaderView,
-    QLabel,
-    QProgressBar,
-    QPushButton,
-    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QTreeWidget,
     QTreeWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
-from resnet_studio.core.catalog import WEIGHT_SUFFIXES, suffix_list
 from resnet_studio.gui.widgets import flops_unit, format_flops, format_int
 
 # ---------------------------------------------------------------------------- stage table
@@ -147,56 +140,3 @@ class LayerTree(QTreeWidget):
                 return item
             items += [item.child(i) for i in range(item.childCount())]
         return None
-
-
-# ---------------------------------------------------------------------------- weights box
-
-
-class WeightsBox(QGroupBox):
-    """The status of the weights, the buttons that load and save them, and the
-    progress of a download; the panel connects the buttons and writes the status."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Weights", parent)
-        self.status = QLabel("Random initialisation (He et al. 2015)")
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
-        self.open_button = QPushButton("Open…")
-        self.open_button.setToolTip(f"Load a {suffix_list(WEIGHT_SUFFIXES)} file (Ctrl+O)")
-        self.save_button = QPushButton("Save…")
-        self.save_button.setToolTip("Save the weights as .safetensors with their metadata (Ctrl+S)")
-        self.torchvision_button = QPushButton("Torchvision pretrained")
-        self.progress = QProgressBar()
-        self.progress.setTextVisible(True)
-        self.cancel_button = QPushButton("Cancel")
-        hint = QLabel("or drop a weight file on this panel")
-        hint.setEnabled(False)
-        buttons = QGridLayout()
-        buttons.addWidget(self.open_button, 0, 0)
-        buttons.addWidget(self.save_button, 0, 1)
-        buttons.addWidget(self.torchvision_button, 1, 0, 1, 2)
-        buttons.addWidget(self.progress, 2, 0)
-        buttons.addWidget(self.cancel_button, 2, 1)
-        box = QVBoxLayout(self)
-        box.addWidget(self.status)
-        box.addLayout(buttons)
-        box.addWidget(hint)
-
-    def set_busy(self, busy: bool) -> None:
-        """While a job reads or writes weights: no second one, a progress bar, Cancel."""
-        for button in (self.open_button, self.save_button):
-            button.setEnabled(not busy)
-        self.progress.setVisible(busy)
-        self.cancel_button.setVisible(busy)
-        if busy:
-            self.progress.setRange(0, 0)  # indeterminate until the first report
-
-    def show_progress(self, done: int, total: int) -> None:
-        """Bytes read or downloaded, of `total` (0 when unknown)."""
-        if total > 0:
-            self.progress.setRange(0, 1000)
-            self.progress.setValue(int(1000 * done / total))
-            self.progress.setFormat(f"{done / 2**20:.1f} of {total / 2**20:.1f} MiB")
-        else:
-            self.progress.setFormat(f"{done / 2**20:.1f} MiB")

@@ -41,6 +41,7 @@ def test_loads_core_then_shows_the_model_panel(qtbot, window):
     assert window.device_label.text().startswith("Training device: ")
     assert window.open_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Open)
     assert window.save_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Save)
+    assert window.evaluate_action.isEnabled() and window.export_onnx_action.isEnabled()
     # File > Export Plot is enabled by a panel with plots (Training), never by Model
     assert window.export_plot_action.isEnabled() == ("Training" in window.panel_titles())
     qtbot.waitUntil(window.is_ready, timeout=60_000)
@@ -51,6 +52,13 @@ def test_the_panels_share_the_window_model_state(window):
     assert window.panels()[0] is window.model_panel
     window.model_panel.chooser.set_name("cifar-resnet20")
     assert window.model.choice.name == "cifar-resnet20"  # what Training and Inspection follow
+
+
+def test_file_evaluate_opens_the_dialog_on_the_window_state(window):
+    window.evaluate_action.trigger()
+    dialog = window.model_panel.evaluate()  # the one dialog, raised again
+    assert dialog.isVisible() and dialog.state is window.model
+    assert "random initialisation" in dialog.warning_label.text()  # no weights loaded yet
 
 
 class RecordingPanel(QWidget):

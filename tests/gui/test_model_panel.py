@@ -163,3 +163,33 @@ def test_dropping_a_weight_file_is_accepted(qtbot, panel, model_state, tmp_path)
     qtbot.waitUntil(lambda: not panel.busy(), timeout=30_000)
     assert model_state.weights is None  # a damaged file is reported in the panel, no crash
     assert panel.weights_box.status.text()
+
+
+def test_export_onnx_writes_a_checked_file(qtbot, panel, model_state, tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from resnet_studio.core.export import onnx_metadata
+
+    panel.chooser.set_name("cifar-resnet20")
+    out = tmp_path / "c20.onnx"
+    panel.weights_box.export_to(out)
+    qtbot.waitUntil(lambda: not panel.busy(), timeout=120_000)
+    text = panel.weights_box.status.text()
+    assert out.stat().st_size > 0, text
+    assert str(out) in text and "onnxruntime matches torch" in text
+    assert onnx_metadata(out)["model"] == "cifar-resnet20"
+    assert model_state.weights is None  # exporting changes nothing
+    _wait_shown(qtbot, panel, "cifar-resnet20")
+
+
+def test_export_without_onnx_says_what_to_install(panel, monkeypatch, tmp_path):
+    import importlib.util
+
+    from PySide6.QtWidgets import QFileDialog
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: pytest.fail("asked")))
+    panel.export_onnx()  # File > Export ONNX… and the panel's button
+    text = panel.weights_box.status.text()
+    assert "needs onnx" in text and "pip install 'resnet-studio[onnx]'" in text and not panel.busy()
