@@ -7,8 +7,7 @@ from collections.abc import Sequence
 
 EXIT_USER_ERROR = 2
 RANDOM_WEIGHTS_HINT = ("pass --weights FILE (or torchvision, a run, a pretrained name), or name a "
-                       "pretrained checkpoint as --model (`resnet-studio pretrained` lists them); "
-                       "cifar-resnet20 and cifar-plain20 come with trained weights")
+                       "pretrained checkpoint as --model (`resnet-studio pretrained` lists them)")
 
 
 def load_images_reporting(paths: Sequence[str]) -> tuple[list, int]:

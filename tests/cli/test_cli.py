@@ -63,8 +63,11 @@ def test_predict_prints_topk_with_class_names(capsys, cifar_weights, images):
 
 
 def test_predict_with_random_weights_warns(capsys, images):
-    code, out, err = run(capsys, "predict", images[0], "--model", "cifar-resnet20", "--device", "cpu")
+    code, out, err = run(capsys, "predict", images[0], "--model", "cifar-resnet20", "--weights", "random",
+                         "--device", "cpu")  # fmt: skip
     assert code == 0 and "random weights" in err and "class " in out
+    code, out, err = run(capsys, "predict", images[0], "--model", "cifar-resnet56", "--device", "cpu")
+    assert code == 0 and "random weights" in err  # nothing shipped for it
 
 
 def test_predict_reports_a_bad_image_and_exits_2(capsys, tmp_path, images):

@@ -61,7 +61,7 @@ def resolve_model_and_weights(
     - a zoo name and `weights` (file, torchvision, pretrained name, run): those;
     - `model` None: the network is read off the weights;
     - a zoo name and no weights: the weights shipped in the package for it, if any
-      (`core.weights.shipped`: cifar-resnet20 and its plain twin);
+      (`core.weights.shipped`, resources/weights/);
     - a zoo name and no shipped weights, or weights "random": None (random weights;
       the caller builds the net), or a WeightsError with `require_weights` (eval and
       export need weights).

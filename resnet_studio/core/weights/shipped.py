@@ -7,6 +7,10 @@ provenance: the command that trained it, the run's config.json, its final metric
 the measured test accuracy and how it was stored. They are the default weights of
 those nets (`resolve_model_and_weights`); random weights are asked for explicitly
 (`--weights random`). Imports no torch: listing them is instant.
+
+`scripts/ship_weights.py RUN` writes both files from a finished run. None ship yet:
+the first ones (cifar-resnet20 and its plain twin, trained on the real CIFAR-10)
+are issue 11's.
 """
 
 from __future__ import annotations
