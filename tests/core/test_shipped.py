@@ -11,7 +11,12 @@ import pytest
 from resnet_studio.core.catalog import ModelChoice
 from resnet_studio.core.models import create_model
 from resnet_studio.core.predict import Predictor, describe_weights
-from resnet_studio.core.weights import CIFAR10_CLASSES, resolve_model_and_weights, save_weights, shipped
+from resnet_studio.core.weights import (
+    CIFAR10_CLASSES,
+    resolve_model_and_weights,
+    save_weights,
+    shipped,
+)
 
 PROVENANCE = {"model": "cifar-resnet20", "epochs": 30.0, "test_top1": 88.14,
               "command": "resnet-studio train --model cifar-resnet20 ..."}  # fmt: skip
