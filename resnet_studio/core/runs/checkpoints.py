@@ -19,7 +19,7 @@ from resnet_studio.core.atomic import (
     fsync_dir,
     fsync_file,
 )
-from resnet_studio.core.errors import RunDamagedError, TrainingError
+from resnet_studio.core.errors import TrainingError
 from resnet_studio.core.runs.layout import EXTRA_FILE, TRAINER_FILE, WEIGHTS_FILE
 from resnet_studio.core.runs.records import one_line, read_json
 from resnet_studio.core.runs.validation import (
@@ -29,6 +29,7 @@ from resnet_studio.core.runs.validation import (
     check_pointer,
     check_trainer_state,
     damaged,
+    read_checked,
 )
 
 # --------------------------------------------------------------------------- results
@@ -170,11 +171,7 @@ def check_weights_only(obj: Any, where: str) -> None:
 def read_trainer_state(folder: Path, advice: str) -> dict[str, Any]:
     """A checkpoint's trainer.json, checked (validation.TRAINER_FIELDS)."""
     path = folder / TRAINER_FILE
-    try:
-        doc = read_json(path)
-    except RunDamagedError as exc:
-        raise RunDamagedError(f"{exc} {advice}", path) from exc
-    return check_trainer_state(doc, path, advice)
+    return check_trainer_state(read_checked(path, advice), path, advice)
 
 
 def read_checkpoint(folder: Path, advice: str = "") -> Checkpoint:

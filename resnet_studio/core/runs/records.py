@@ -222,7 +222,7 @@ def parse_jsonl(data: bytes, path: Path | None = None) -> list[dict[str, Any]]:
         if path is None:
             continue
         raise RunDamagedError(
-            f"{path} is damaged: {problem}; the {len(out)} records before it are intact. "
+            f"{path} is damaged: {problem}; the {len(out)} record(s) before it are intact. "
             "Delete that line (or the run) to resume it.",
             path,
         )

@@ -53,7 +53,6 @@ from resnet_studio.core.runs.records import (
     looks_full,
     one_line,
     parse_jsonl,
-    read_json,
     to_json,
     utc_now,
 )
@@ -133,13 +132,13 @@ class Run:
     def config(self) -> dict[str, Any]:
         """config.json as written by create_run (read once, then cached)."""
         if self._config is None:
-            self._config = read_json(self.path / CONFIG)
+            self._config = validation.read_checked(self.path / CONFIG, validation.CONFIG_ADVICE)
         return self._config
 
     def read_status(self) -> dict[str, Any]:
         """status.json: status, reason, created, updated, pid, host, summary. A file
         that is not that raises RunDamagedError; a missing one TrainingError."""
-        doc = read_json(self.path / STATUS)
+        doc = validation.read_checked(self.path / STATUS, validation.STATUS_ADVICE)
         validation.check_status(doc, self.path / STATUS)
         return doc
 

@@ -20,9 +20,15 @@ from resnet_studio.core.atomic import (
 from resnet_studio.core.catalog import DAMAGED, UNKNOWN
 from resnet_studio.core.errors import RunDamagedError, TrainingError
 from resnet_studio.core.runs.layout import CONFIG, ENV_RUNS_DIR, STATUS, is_locked
-from resnet_studio.core.runs.records import disk_errors, read_json, to_json
+from resnet_studio.core.runs.records import disk_errors, to_json
 from resnet_studio.core.runs.run import Run
-from resnet_studio.core.runs.validation import check_config, check_status
+from resnet_studio.core.runs.validation import (
+    CONFIG_ADVICE,
+    STATUS_ADVICE,
+    check_config,
+    check_status,
+    read_checked,
+)
 
 _NAME_TIME_RE = re.compile(r"^(\d{8}-\d{6})")  # the stamp of a default run name
 _BAD_NAME_CHARS = set('/\\<>:"|?*') | {chr(c) for c in range(32)}
@@ -214,9 +220,10 @@ def list_runs(runs_dir: str | os.PathLike[str] | None = None) -> list[RunSummary
 
 def _summarize(path: Path) -> RunSummary | None:
     config, status, problems, damage = {}, {}, [], False
-    for filename, target, check in ((CONFIG, config, check_config), (STATUS, status, check_status)):
+    for filename, target, check, advice in ((CONFIG, config, check_config, CONFIG_ADVICE),
+                                             (STATUS, status, check_status, STATUS_ADVICE)):
         try:
-            target.update(read_json(path / filename))
+            target.update(read_checked(path / filename, advice))
             check(target, path / filename)
         except RunDamagedError as exc:
             problems.append(str(exc))

@@ -19,16 +19,27 @@ from resnet_studio.core.catalog import RUN_STATUSES, SHORTCUTS, ModelChoice, par
 from resnet_studio.core.errors import RunDamagedError, StudioError
 from resnet_studio.core.recipes import Recipe
 from resnet_studio.core.runs.layout import CHECKPOINTS, POINTER, STATUS
-from resnet_studio.core.runs.records import one_line
+from resnet_studio.core.runs.records import one_line, read_json
 
 CHECKPOINT_NAME = re.compile(r"^iter-(\d+)(?:-(\d+))?$")  # checkpoints/iter-00000400[-1]
 
 DELETE_THE_RUN = "delete the run (the runs table's Delete, or its folder)"
+CONFIG_ADVICE = f"Resume needs it to rebuild the run: restore the file, or {DELETE_THE_RUN}."
+STATUS_ADVICE = (f"Delete {STATUS} to have it written again when you resume (its summary "
+                 f"is rebuilt), or {DELETE_THE_RUN}.")  # fmt: skip
 
 
 def damaged(path: Path, problem: str, advice: str) -> RunDamagedError:
     """The error for a damaged file: "<path> is damaged: <problem>. <advice>"."""
     return RunDamagedError(f"{path} is damaged: {one_line(problem)}. {advice}", path)
+
+
+def read_checked(path: Path, advice: str) -> dict[str, Any]:
+    """read_json, with ``advice`` added when the file is not a JSON object."""
+    try:
+        return read_json(path)
+    except RunDamagedError as exc:
+        raise RunDamagedError(f"{exc} {advice}", path) from exc
 
 
 def _is_int(value: Any) -> bool:
@@ -45,7 +56,7 @@ def _is_number(value: Any) -> bool:
 def check_config(config: Mapping[str, Any], path: Path) -> Recipe:
     """The recipe of a run's config.json, after checking that the config names a model
     and holds a recipe whose every field has the right type (the listing's check)."""
-    advice = f"Resume needs it to rebuild the run: restore the file, or {DELETE_THE_RUN}."
+    advice = CONFIG_ADVICE
     model = config.get("model")
     if model is None:
         raise damaged(path, "it names no model", advice)
@@ -88,8 +99,7 @@ def training_config(config: Mapping[str, Any], path: Path) -> tuple[ModelChoice,
 
 def check_status(doc: Mapping[str, Any], path: Path) -> str:
     """The status of a status.json (a JSON object with a known status)."""
-    advice = (f"Delete {STATUS} to have it written again when you resume (its summary is "
-              f"rebuilt), or {DELETE_THE_RUN}.")  # fmt: skip
+    advice = STATUS_ADVICE
     status = doc.get("status")
     if status not in RUN_STATUSES:
         raise damaged(path, f"its status {status!r} is not one of {', '.join(RUN_STATUSES)}",
