@@ -231,12 +231,15 @@ class _Session:
         try:
             trainer.finish(status, reason)
         except StudioError as exc:  # e.g. the disk filled up while saving
+            # a failure's own reason (the checkpoint that did not fit) says more than
+            # the status file that then did not fit either
+            reason = reason if status == "failed" and reason else str(exc)
             trainer.status = "failed"
             if trainer.run is not None:
                 # On a full disk even status.json may not fit: the message still goes out.
                 with contextlib.suppress(StudioError):
-                    trainer.run.set_status("failed", str(exc), summary=trainer.summary())
-            self.emit(RunFailed(run=trainer.name, iteration=trainer.iteration, reason=str(exc)))
+                    trainer.run.set_status("failed", reason, summary=trainer.summary())
+            self.emit(RunFailed(run=trainer.name, iteration=trainer.iteration, reason=reason))
 
     def _result(self, trainer: RunTrainer) -> RunResult:
         status: dict[str, Any] = {}
