@@ -48,6 +48,7 @@ from resnet_studio.core.runs.records import (
     drop_torn_tail,
     format_bytes,
     free_bytes,
+    is_disk_full,
     is_write_failure,
     iteration_of,
     looks_full,
@@ -256,7 +257,8 @@ class Run:
 
     def latest_checkpoint(self) -> Path | None:
         """Folder of the newest complete checkpoint, or None (the pointer decides; if
-        it is missing or broken, the newest complete folder)."""
+        it is missing or unreadable, the newest complete folder; a pointer out of
+        checkpoints/ raises RunDamagedError)."""
         return latest_checkpoint(self.checkpoints_dir, self.path / POINTER)
 
     def save_checkpoint(
@@ -301,13 +303,14 @@ class Run:
             atomic_write_json(self.path / POINTER, pointer)
         except BaseException as exc:
             # Asked before the half-written folder goes: that is when the disk is full.
-            full = isinstance(exc, Exception) and looks_full(exc, self.checkpoints_dir, needed)
+            written = isinstance(exc, Exception) and (is_write_failure(exc) or is_disk_full(exc))
+            full = written and looks_full(exc, self.checkpoints_dir, needed)
             free = free_bytes(self.checkpoints_dir)
             if tmp is not None:
                 self._discard(tmp, final)
             if full:
                 raise DiskFullError(self._save_failed_message(iteration, exc, free, full=True)) from exc
-            if isinstance(exc, Exception) and is_write_failure(exc):
+            if written:
                 raise TrainingError(self._save_failed_message(iteration, exc)) from exc
             raise
         prune_checkpoints(self.checkpoints_dir, final, keep)
