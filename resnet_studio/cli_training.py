@@ -39,6 +39,9 @@ def add_train_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentP
     train.add_argument("--recipe", default="quick", choices=list(RECIPES))
     train.add_argument("--resume", nargs="+", metavar="RUN",
                        help="continue runs (folder or name) from their last checkpoint")
+    train.add_argument("--from-checkpoint", type=int, metavar="ITERATION",
+                       help="with --resume: continue from the kept checkpoint of this "
+                       "iteration instead of the latest (when the latest is damaged)")
     train.add_argument("--runs-dir", help="where runs are stored (default: "
                        "$RESNET_STUDIO_RUNS_DIR or the user data folder)")
     train.add_argument("--json", action="store_true", help="print one JSON event per line")
@@ -79,8 +82,10 @@ def run_train(args: argparse.Namespace) -> int:
     printer = JsonPrinter() if args.json else ProgressPrinter(sys.stderr)
     if args.resume:
         results = resume(args.resume, runs_dir=args.runs_dir, overrides=overrides,
-                         on_event=printer)
+                         on_event=printer, from_checkpoint=args.from_checkpoint)  # fmt: skip
     else:
+        if args.from_checkpoint is not None:
+            raise StudioError("--from-checkpoint goes with --resume RUN")
         if not args.model:
             raise StudioError("train needs --model NAME (or --resume RUN)")
         recipe = get_recipe(args.recipe).with_overrides(**overrides)

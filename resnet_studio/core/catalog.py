@@ -356,7 +356,8 @@ def resolve_preprocessing(name: str | None, weights_preprocessing: Any = None) -
 
 RUN_STATUSES = ("running", "finished", "cancelled", "diverged", "failed")
 STALE = "stale"  # "running" in status.json, but no process holds the run's lock
-UNKNOWN = "unknown"  # the folder cannot be read
+UNKNOWN = "unknown"  # a file of the folder is missing or cannot be read
+DAMAGED = "damaged"  # a file of the folder is malformed: the reason names it
 FAILED_STATUSES = ("failed", "diverged")
 # resume continues from the last checkpoint (a stale run was killed mid-training)
 RESUMABLE_STATUSES = ("cancelled", "failed", STALE)

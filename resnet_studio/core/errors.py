@@ -30,3 +30,17 @@ class DataError(StudioError):
 
 class TrainingError(StudioError):
     """A training run that cannot start or continue."""
+
+
+class RunDamagedError(TrainingError):
+    """A file of a run folder that is unreadable or malformed. `path` names the file;
+    the message says what is wrong with it and what to do (nothing was changed)."""
+
+    def __init__(self, message: str, path: object = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class DiskFullError(TrainingError):
+    """No space (or quota) was left to write a run's file; what was there before is
+    intact, and the run resumes once space is freed."""

@@ -8,6 +8,7 @@ flag without further code.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,8 +57,15 @@ class Recipe:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Recipe:
+        """A recipe from its JSON (a run's config.json). Unknown keys (from another
+        version) are ignored and missing ones take their defaults; a value of the wrong
+        type or range raises StudioError naming the field."""
         known = {f.name for f in dataclasses.fields(cls)}
         values = {key: value for key, value in data.items() if key in known}
+        for key, value in values.items():
+            problem = _field_problem(key, value)
+            if problem:
+                raise StudioError(f"recipe field {key} is {value!r}, not {problem}")
         if "milestones" in values:
             values["milestones"] = tuple(values["milestones"])
         return cls(**values)
@@ -74,6 +82,39 @@ class Recipe:
             changes["epochs"] = None
         return dataclasses.replace(self, **changes)
 
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# Fields whose value must also be in range, or the engine fails deep inside numpy/torch.
+_MINIMUM = {"batch_size": 1, "iterations": 1, "epochs": 1, "val_size": 0, "workers": 0,
+            "seed": 0, "eval_every": 0, "log_every": 0, "checkpoint_every": 0,
+            "plateau_patience": 0, "warmup_min_depth": 0, "image_size": 1}  # fmt: skip
+
+
+def _field_problem(name: str, value: Any) -> str:
+    """What a JSON value of field `name` should have been ("" when it is fine)."""
+    kind = str(_FIELD_TYPES[name])
+    if value is None:
+        return "" if "None" in kind else "a value (null is not allowed)"
+    if "tuple" in kind:
+        ok = isinstance(value, (list, tuple)) and all(_is_int(v) and v >= 0 for v in value)
+        return "" if ok else "a list of iteration counts"
+    if "bool" in kind:
+        return "" if isinstance(value, bool) else "true or false"
+    if "int" in kind and "float" not in kind:
+        if not _is_int(value):
+            return "an integer"
+        low = _MINIMUM.get(name)
+        return f"an integer >= {low}" if low is not None and value < low else ""
+    if "float" in kind:
+        ok = (_is_int(value) or isinstance(value, float)) and math.isfinite(value) and value >= 0
+        return "" if ok else "a number >= 0"
+    return "" if isinstance(value, str) else "text"
+
+
+_FIELD_TYPES = {f.name: f.type for f in dataclasses.fields(Recipe)}
 
 RECIPES: dict[str, Recipe] = {
     # Section 4.2: batch 128, lr 0.1 divided by 10 at 32k and 48k, stop at 64k, wd 1e-4,

@@ -12,6 +12,7 @@ the whole job. The CLI prints them, the GUI turns them into curve points.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -119,28 +120,35 @@ def resume(
     overrides: dict[str, Any] | None = None,
     on_event: Callable[[TrainingEvent], None] | None = None,
     control: TrainControl | None = None,
+    from_checkpoint: int | None = None,
 ) -> list[RunResult]:
-    """Continue runs from their last checkpoints. `overrides` change recipe fields
-    (e.g. iterations=... to extend a run); they must agree across the runs' data."""
+    """Continue runs from their last checkpoints (or, with `from_checkpoint`, from the
+    kept checkpoint of that iteration). `overrides` change recipe fields (e.g.
+    iterations=... to extend a run); they must agree across the runs' data.
+
+    Every file of every run is checked before anything is written: a damaged one
+    raises RunDamagedError naming it, and leaves all the runs as they were."""
     runs = [open_run(name, runs_dir) for name in names]
-    recipes = [Recipe.from_dict(run.config["recipe"]).with_overrides(**(overrides or {}))
-               for run in runs]
+    folders = [run.check_resumable(from_checkpoint) for run in runs]  # no torch, no writes
+    configs = [run.training_config() for run in runs]
+    recipes = [recipe.with_overrides(**(overrides or {})) for _, recipe in configs]
     data_keys = {(r.dataset, r.image_size, r.val_size, r.seed) for r in recipes}
     if len(data_keys) > 1:
         raise TrainingError("runs resumed together must share dataset, image size and seed")
+    checkpoints = [run.load_checkpoint(from_checkpoint) for run in runs]  # tensors, checked
     session = _Session(recipes[0], on_event, control)
     dataset = session.load_data()
-    for run, recipe in zip(runs, recipes, strict=True):
-        checkpoint = run.load_checkpoint()
-        if checkpoint is None:
-            raise TrainingError(f"run {run.name} has no checkpoint yet; start it again instead")
-        model = run.config["model"]
-        choice = ModelChoice(model["name"], shortcut=model.get("shortcut"),
-                             zero_init_residual=model.get("zero_init_residual", False))
+    trainers = []
+    for run, (choice, _), recipe, checkpoint, folder in zip(
+        runs, configs, recipes, checkpoints, folders, strict=True
+    ):
         trainer = RunTrainer(choice, recipe, dataset, session.device,
                              run if session.ctx.is_main else None, session.ctx, session.emit)
-        trainer.restore(checkpoint)
+        trainer.restore(checkpoint, folder, run.checkpoint_advice(folder))
+        trainers.append(trainer)
+    for trainer in trainers:  # every run checked: now the user's resume may write
         if trainer.run is not None:
+            trainer.run.truncate_metrics_after(trainer.iteration)
             trainer.run.set_status("running", summary=trainer.summary())
         session.add(trainer)
     return session.run_all()
@@ -223,13 +231,21 @@ class _Session:
         try:
             trainer.finish(status, reason)
         except StudioError as exc:  # e.g. the disk filled up while saving
+            # a failure's own reason (the checkpoint that did not fit) says more than
+            # the status file that then did not fit either
+            reason = reason if status == "failed" and reason else str(exc)
             trainer.status = "failed"
             if trainer.run is not None:
-                trainer.run.set_status("failed", str(exc), summary=trainer.summary())
-            self.emit(RunFailed(run=trainer.name, iteration=trainer.iteration, reason=str(exc)))
+                # On a full disk even status.json may not fit: the message still goes out.
+                with contextlib.suppress(StudioError):
+                    trainer.run.set_status("failed", reason, summary=trainer.summary())
+            self.emit(RunFailed(run=trainer.name, iteration=trainer.iteration, reason=reason))
 
     def _result(self, trainer: RunTrainer) -> RunResult:
-        status = trainer.run.read_status() if trainer.run is not None else {}
+        status: dict[str, Any] = {}
+        if trainer.run is not None:
+            with contextlib.suppress(StudioError):  # unwritten on a full disk
+                status = trainer.run.read_status()
         return RunResult(
             name=trainer.name, path=str(trainer.run.path) if trainer.run else None,
             model=trainer.choice.label, status=trainer.status,

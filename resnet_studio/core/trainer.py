@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -25,6 +26,8 @@ from resnet_studio.core.errors import TrainingError
 from resnet_studio.core.models import create_model, parse_name
 from resnet_studio.core.recipes import Recipe
 from resnet_studio.core.runs import Run
+from resnet_studio.core.runs.layout import EXTRA_FILE, WEIGHTS_FILE
+from resnet_studio.core.runs.validation import damaged, weights_mismatch
 from resnet_studio.core.weights import weights_metadata
 
 
@@ -94,8 +97,10 @@ class RunTrainer:
         self.status = "running"
         self._checkpointed_at = -1
         self.last_record: dict[str, Any] = {}
-        # TensorBoard scalars too, when tensorboard is installed (optional).
-        self._tensorboard = run.tensorboard_writer() if run is not None else None
+        # TensorBoard scalars too, when tensorboard is installed (optional); the
+        # writer is made at the first record, so a refused resume writes nothing.
+        self._tensorboard: Any = None
+        self._tensorboard_tried = run is None
         self.last_eval: dict[str, Any] = {}
         self._iterator: Iterator | None = None
         self._eval_sources: dict[int, Any] = {}
@@ -257,6 +262,9 @@ class RunTrainer:
             self.last_eval = record
         if self.run is not None:
             self.run.append_metrics(record)
+        if not self._tensorboard_tried:
+            self._tensorboard_tried = True
+            self._tensorboard = self.run.tensorboard_writer()
         if self._tensorboard is not None:
             for key, value in record.items():
                 if key not in ("iteration", "epoch") and value is not None:
@@ -366,27 +374,42 @@ class RunTrainer:
                 "final_val_error": last.get("val_error", self.last_eval.get("val_error")),
                 "final_test_error": last.get("test_error", self.last_eval.get("test_error"))}
 
-    def restore(self, checkpoint: Any) -> None:
-        """Continue from a checkpoint: weights, optimiser, schedule and position."""
+    def restore(self, checkpoint: Any, folder: Path | None = None, advice: str = "") -> None:
+        """Continue from a checkpoint (read from `folder`): weights, optimiser, schedule
+        and position, in memory only (resume() truncates the metrics once every run
+        is checked). Weights of another network, or an optimizer state that does not
+        fit them, raise RunDamagedError naming the file, with `advice`."""
+        where = folder if folder is not None else Path(f"the checkpoint of {self.name}")
+        advice = advice or "Start a new run."
+        self._load_weights(checkpoint.weights, where / WEIGHTS_FILE, advice)
+        extra = checkpoint.extra_state
         try:
-            self.model.load_state_dict(checkpoint.weights)
-            self.optimizer.load_state_dict(checkpoint.extra_state["optimizer"])
-        except (KeyError, RuntimeError, ValueError) as exc:
-            raise TrainingError(
-                f"the checkpoint of {self.name} does not fit its network ({exc}); "
-                "it may come from another version; start a new run"
-            ) from exc
-        state = checkpoint.trainer_state
-        self.iteration = int(state["iteration"])
-        self.warmed_up = bool(state.get("warmed_up", self.warmed_up))
+            if not isinstance(extra, dict) or not isinstance(extra.get("optimizer"), dict):
+                raise ValueError("it holds no optimizer state")
+            self.optimizer.load_state_dict(extra["optimizer"])
+        except (KeyError, TypeError, RuntimeError, ValueError, IndexError) as exc:
+            raise damaged(where / EXTRA_FILE, f"its optimizer state does not fit the network "
+                          f"{self.choice.label} ({exc})", advice) from exc  # fmt: skip
+        state = checkpoint.trainer_state  # checked against validation.TRAINER_FIELDS
+        self.iteration = state["iteration"]
+        self.warmed_up = state.get("warmed_up", self.warmed_up)
         self.lr_scale = float(state.get("lr_scale", 1.0))
         self.best_val, self.best_test = state.get("best_val"), state.get("best_test")
-        self.evals_without_gain = int(state.get("evals_without_gain", 0))
+        self.evals_without_gain = state.get("evals_without_gain", 0)
         self.wall_time = float(state.get("wall_time", 0.0))
         self._iterator = None
         self._checkpointed_at = self.iteration
-        if self.run is not None:
-            self.run.truncate_metrics_after(self.iteration)
+
+    def _load_weights(self, weights: dict[str, torch.Tensor], path: Path, advice: str) -> None:
+        """Load `weights`, or say in one line how they differ from this network's."""
+        mismatch = weights_mismatch(self.model.state_dict(), weights)
+        try:
+            if mismatch:
+                raise ValueError(mismatch)
+            self.model.load_state_dict(weights)
+        except (RuntimeError, ValueError) as exc:
+            raise damaged(path, f"it holds the weights of another network than "
+                          f"{self.choice.label} ({exc})", advice) from exc  # fmt: skip
 
     def finish(self, status: str, reason: str = "") -> None:
         """End the run: flush the window, checkpoint (unless diverged), record status."""

@@ -36,7 +36,13 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_studio.app.training.session import LiveRun
-from resnet_studio.core.catalog import FAILED_STATUSES, RESUMABLE_STATUSES, STALE
+from resnet_studio.core.catalog import (
+    DAMAGED,
+    FAILED_STATUSES,
+    RESUMABLE_STATUSES,
+    STALE,
+    UNKNOWN,
+)
 from resnet_studio.gui.widgets import status_color
 
 COLUMNS = ("Run", "Status", "Progress", "Images/s", "ETA", "Test error", "Created", "Folder")
@@ -235,8 +241,9 @@ class RunsTable(QWidget):
         item = self.table.item(row, STATUS)
         labels = {STALE: "stale (not running)", "running": "running"}
         item.setText(labels.get(status, status) + (f": {reason}" if reason and status != "finished" else ""))
-        item.setToolTip(reason or status)
-        kind = "error" if status in FAILED_STATUSES else "ok" if status == "finished" else None
+        item.setToolTip(reason or status)  # a damaged run: which file, what is wrong, what to do
+        bad = status in FAILED_STATUSES or status in (DAMAGED, UNKNOWN)
+        kind = "error" if bad else "ok" if status == "finished" else None
         item.setForeground(status_color(kind) if kind else self.palette().text())
 
     def set_color(self, name: str, color: QColor | None) -> None:

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import QMessageBox, QScrollArea, QSplitter, QVBoxLayout, 
 
 from resnet_studio.app.training.session import TrainingSession, failure_text, job_summary
 from resnet_studio.core.errors import StudioError
-from resnet_studio.core.runs import default_runs_dir, delete_run, list_runs
+from resnet_studio.core.runs import default_runs_dir, delete_run, list_runs, open_run
 from resnet_studio.core.training_events import TrainingEvent
 from resnet_studio.gui import settings
 from resnet_studio.gui.panel import PanelContext
@@ -205,8 +205,16 @@ class TrainingPanel(QWidget):
         self.start(list(FIGURE6_MODELS), recipe)
 
     def resume_runs(self, names: list[str]) -> bool:
-        """Continue runs from their checkpoints, on the device chosen in the form."""
+        """Continue runs from their checkpoints, on the device chosen in the form. The
+        runs' files are checked first (no torch, a blink): a damaged one is named in
+        the status line and nothing starts; the weights are checked by the engine."""
         if self._worker is not None or not names:
+            return False
+        try:
+            for name in names:
+                open_run(name, self.runs_dir).check_resumable()
+        except StudioError as exc:
+            self._show_message(f"Cannot resume: {exc}", "error")
             return False
         overrides = {"device": self.form.device()}
         self._launch(TrainingWorker("resume", names, overrides=overrides, runs_dir=str(self.runs_dir)),

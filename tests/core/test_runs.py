@@ -114,7 +114,8 @@ def test_list_newest_first_with_summary(tmp_path):
     status = json.loads((old.path / "status.json").read_text())
     status["created"] = "2020-01-01T00:00:00+00:00"
     (old.path / "status.json").write_text(json.dumps(status))
-    new = create_run({"model": {"name": "resnet56"}, "dataset": {"name": "cifar100"}}, tmp_path)
+    new = create_run({"model": {"name": "resnet56"}, "dataset": {"name": "cifar100"},
+                      "recipe": {}}, tmp_path)  # fmt: skip
     new.set_status("running", summary={"iterations": 5, "total_iterations": 20})
     new.set_status("running", summary={"best_val_error": 0.25})  # merged, not replaced
     listed = list_runs(tmp_path)
@@ -145,7 +146,7 @@ def test_listing_survives_corrupt_run(tmp_path):
     by_name = {s.name: s for s in list_runs(tmp_path)}
     assert set(by_name) == {"good", "bad", "half"}
     assert by_name["good"].status == "running"
-    assert by_name["bad"].status == "unknown" and "status.json" in by_name["bad"].reason
+    assert by_name["bad"].status == "damaged" and "status.json" in by_name["bad"].reason
     assert by_name["half"].status == "unknown" and "config.json" in by_name["half"].reason
     good.close()
 

@@ -202,3 +202,71 @@ def test_the_panel_is_a_panel_and_follows_the_model_state(qtbot, runs_dir):
     assert panel.form.models()[-1] == "cifar-resnet20"
     panel.apply_palette()
     panel.shutdown()
+
+
+# ----------------------------------------------------------------- damaged runs
+
+@pytest.fixture(scope="module")
+def damaged_template(tmp_path_factory):
+    from tests.core.test_damaged_runs import make_template
+
+    return make_template(tmp_path_factory.mktemp("template"))
+
+
+def _damaged_cases():
+    from tests.core.test_damaged_runs import CASES
+
+    return CASES
+
+
+@pytest.mark.parametrize("case", _damaged_cases(), ids=[c.id for c in _damaged_cases()])
+def test_a_damaged_run_is_a_message_in_the_panel(qtbot, runs_dir, damaged_template, case):
+    """The runs table marks what the listing sees (the reason as the tooltip);
+    resuming says which file is damaged and how, in the status line, without a
+    dialog or a traceback; the run's bytes stay as they were; the panel carries on."""
+    from resnet_studio.core.catalog import DAMAGED
+    from resnet_studio.gui.run_list import STATUS
+    from tests.core.test_damaged_runs import damaged_copy, snapshot
+
+    runs_dir.mkdir()
+    run = damaged_copy(damaged_template, runs_dir, case)
+    before = snapshot(run)
+    panel = make_panel(runs_dir)
+    qtbot.addWidget(panel)
+    try:
+        assert panel.runs.names() == [run.name]
+        tooltip = panel.runs.table.item(0, STATUS).toolTip()
+        if case.listed:
+            assert panel.runs.status_of(run.name) == DAMAGED
+            assert case.file in tooltip and case.says in tooltip
+            panel.runs.select([run.name])
+            assert not panel.runs.resume_button.isEnabled()
+        if case.tensors:  # found by the engine, in its process, when the tensors load
+            with qtbot.waitSignal(panel.training_ended, timeout=TIMEOUT_MS) as ended:
+                assert panel.resume_runs([run.name])
+            assert ended.args[0] == []
+        else:  # found before anything starts
+            assert not panel.resume_runs([run.name])
+        message = panel.job_bar.message()
+        assert case.file in message and case.says in message, message
+        assert "Traceback" not in message
+        assert not panel.is_running() and panel.job_bar.start_button.isEnabled()
+        assert snapshot(run) == before
+    finally:
+        panel.shutdown()
+
+
+def test_ticking_a_run_with_damaged_metrics_says_which_line(qtbot, runs_dir, damaged_template):
+    import shutil
+
+    from tests.core.test_damaged_runs import garbage_mid_metrics
+
+    runs_dir.mkdir()
+    shutil.copytree(damaged_template, runs_dir / damaged_template.name)
+    garbage_mid_metrics(runs_dir / damaged_template.name)
+    panel = make_panel(runs_dir)
+    qtbot.addWidget(panel)
+    panel.runs.table.item(0, 0).setCheckState(panel_module.Qt.CheckState.Checked)
+    assert panel.plots.run_names() == [] and not panel.runs.is_checked(damaged_template.name)
+    assert "metrics.jsonl is damaged: line 2" in panel.job_bar.message()
+    panel.shutdown()

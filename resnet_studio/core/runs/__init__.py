@@ -18,9 +18,16 @@ Checkpoints are written into ``iter-N.tmp/``, fsynced, renamed, and only then is
 pointer replaced atomically; older folders are deleted last. Whatever instant the
 process dies (or the disk fills), the pointer names a complete checkpoint.
 
-Modules: `layout` (file names, the writer lock), `records` (strict JSON out, tolerant
-JSON in), `checkpoints` (checkpoint folders), `run` (one `Run`), `store` (creating,
-finding, listing, deleting). Statuses are the catalog's (`catalog.RUN_STATUSES`).
+Every file is checked when it is read (`validation`): a damaged one raises
+`RunDamagedError` naming it, what is wrong and what to do, and nothing is repaired
+without the user's word; the listing shows such a run as "damaged" with that reason.
+A full disk, however a layer reports it, is a `DiskFullError` ("The disk is full: the
+checkpoint at iteration N could not be written ... Free some space, then resume.").
+
+Modules: `layout` (file names, the writer lock), `records` (strict JSON out, checked
+JSON in, disk errors), `validation` (what each file must hold), `checkpoints`
+(checkpoint folders), `run` (one `Run`), `store` (creating, finding, listing,
+deleting). Statuses are the catalog's (`catalog.RUN_STATUSES`, `DAMAGED`, `UNKNOWN`).
 """
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,9 +21,16 @@ from resnet_studio.core.atomic import (
 )
 from resnet_studio.core.errors import TrainingError
 from resnet_studio.core.runs.layout import EXTRA_FILE, TRAINER_FILE, WEIGHTS_FILE
-from resnet_studio.core.runs.records import read_json
-
-_CKPT_RE = re.compile(r"^iter-(\d+)(?:-(\d+))?$")
+from resnet_studio.core.runs.records import one_line, read_json
+from resnet_studio.core.runs.validation import (
+    CHECKPOINT_NAME as _CKPT_RE,
+)
+from resnet_studio.core.runs.validation import (
+    check_pointer,
+    check_trainer_state,
+    damaged,
+    read_checked,
+)
 
 # --------------------------------------------------------------------------- results
 
@@ -59,15 +65,38 @@ def is_complete(folder: Path) -> bool:
 def latest_checkpoint(checkpoints_dir: Path, pointer: Path) -> Path | None:
     """Folder of the newest complete checkpoint, or None.
 
-    The pointer file decides; if it is missing or broken, the newest renamed
-    folder is used (a folder is renamed only after its files are on the disk).
+    The pointer file decides; if it is missing or unreadable, or names a folder that
+    is gone or incomplete (one deleted by hand to fall back on an older one), the
+    newest renamed folder is used (a folder is renamed only after its files are on
+    the disk). A pointer naming anything but a folder of ``checkpoints_dir`` (such as
+    "../../x") is refused with RunDamagedError: resume never reads outside the run.
     """
-    with contextlib.suppress(TrainingError):
-        folder = checkpoints_dir / str(read_json(pointer)["folder"])
-        if _CKPT_RE.match(folder.name) and is_complete(folder):
-            return folder
     complete = [f for f in checkpoint_folders(checkpoints_dir) if is_complete(f)]
+    try:
+        doc = read_json(pointer)
+    except TrainingError:  # missing, or torn by hand: the folders decide
+        doc = None
+    if doc is not None:
+        folder = checkpoints_dir / check_pointer(doc, pointer, complete)
+        if is_complete(folder):
+            return folder
     return complete[0] if complete else None
+
+
+def checkpoint_at(checkpoints_dir: Path, iteration: int) -> Path:
+    """The newest complete checkpoint folder of ``iteration`` (for --from-checkpoint)."""
+    kept = [f for f in checkpoint_folders(checkpoints_dir) if is_complete(f)]
+    for folder in kept:
+        if int(_CKPT_RE.match(folder.name)[1]) == iteration:
+            return folder
+    have = ", ".join(str(int(_CKPT_RE.match(f.name)[1])) for f in kept) or "none"
+    raise TrainingError(f"{checkpoints_dir} holds no complete checkpoint at iteration "
+                        f"{iteration} (kept: {have}).")  # fmt: skip
+
+
+def kept_checkpoints(checkpoints_dir: Path) -> list[Path]:
+    """Complete checkpoint folders, newest first."""
+    return [f for f in checkpoint_folders(checkpoints_dir) if is_complete(f)]
 
 
 def prune_checkpoints(checkpoints_dir: Path, current: Path, keep: int) -> None:
@@ -139,29 +168,38 @@ def check_weights_only(obj: Any, where: str) -> None:
     )
 
 
-def read_checkpoint(folder: Path) -> Checkpoint:
-    """The checkpoint in ``folder`` with its tensors on the CPU."""
+def read_trainer_state(folder: Path, advice: str) -> dict[str, Any]:
+    """A checkpoint's trainer.json, checked (validation.TRAINER_FIELDS)."""
+    path = folder / TRAINER_FILE
+    return check_trainer_state(read_checked(path, advice), path, advice)
+
+
+def read_checkpoint(folder: Path, advice: str = "") -> Checkpoint:
+    """The checkpoint in ``folder`` with its tensors on the CPU; a damaged file raises
+    RunDamagedError naming it, with ``advice`` (what to do instead) appended."""
+    advice = advice or f"Delete the folder {folder} to resume from an older checkpoint, if one was kept."
+    trainer_state = read_trainer_state(folder, advice)  # the cheap check first
     return Checkpoint(
-        weights=_load_weights(folder / WEIGHTS_FILE),
-        extra_state=_load_extra(folder / EXTRA_FILE),
-        trainer_state=read_json(folder / TRAINER_FILE),
+        weights=_load_weights(folder / WEIGHTS_FILE, advice),
+        extra_state=_load_extra(folder / EXTRA_FILE, advice),
+        trainer_state=trainer_state,
     )
 
 
-def _load_weights(path: Path) -> dict[str, Any]:
+def _load_weights(path: Path, advice: str) -> dict[str, Any]:
     from safetensors.torch import load_file
 
     try:
         return load_file(str(path), device="cpu")
     except Exception as exc:
-        raise _damaged(f"weights {path} are", path, exc) from exc
+        raise damaged(path, f"the checkpoint's weights cannot be read ({exc})", advice) from exc
 
 
-def _load_extra(path: Path) -> Any:
+def _load_extra(path: Path, advice: str) -> Any:
     import torch
 
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        extra = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise TrainingError(
             f"Refused to load {path}: it holds Python objects other than tensors, numbers "
@@ -169,11 +207,5 @@ def _load_extra(path: Path) -> Any:
             "such files; if you did not write it yourself, treat the run folder as unsafe."
         ) from exc
     except Exception as exc:
-        raise _damaged(f"state {path} is", path, exc) from exc
-
-
-def _damaged(what: str, path: Path, exc: Exception) -> TrainingError:
-    return TrainingError(
-        f"The checkpoint {what} damaged ({exc}). Delete the folder "
-        f"{path.parent} to resume from an older checkpoint, if one was kept."
-    )
+        raise damaged(path, f"the checkpoint's state cannot be read ({one_line(exc)})", advice) from exc
+    return extra

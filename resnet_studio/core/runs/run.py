@@ -18,15 +18,20 @@ from resnet_studio.core.atomic import (
     atomic_write_json,
     fsync_dir,
 )
-from resnet_studio.core.catalog import RUN_STATUSES
-from resnet_studio.core.errors import TrainingError
+from resnet_studio.core.catalog import RUN_STATUSES, ModelChoice
+from resnet_studio.core.errors import DiskFullError, TrainingError
+from resnet_studio.core.recipes import Recipe
+from resnet_studio.core.runs import validation
 from resnet_studio.core.runs.checkpoints import (
     Checkpoint,
     check_weights_only,
+    checkpoint_at,
+    kept_checkpoints,
     latest_checkpoint,
     new_folder_name,
     prune_checkpoints,
     read_checkpoint,
+    read_trainer_state,
     write_checkpoint,
 )
 from resnet_studio.core.runs.layout import (
@@ -41,10 +46,14 @@ from resnet_studio.core.runs.layout import (
 from resnet_studio.core.runs.records import (
     disk_errors,
     drop_torn_tail,
+    format_bytes,
+    free_bytes,
     is_disk_full,
+    is_write_failure,
     iteration_of,
+    looks_full,
+    one_line,
     parse_jsonl,
-    read_json,
     to_json,
     utc_now,
 )
@@ -124,12 +133,19 @@ class Run:
     def config(self) -> dict[str, Any]:
         """config.json as written by create_run (read once, then cached)."""
         if self._config is None:
-            self._config = read_json(self.path / CONFIG)
+            self._config = validation.read_checked(self.path / CONFIG, validation.CONFIG_ADVICE)
         return self._config
 
     def read_status(self) -> dict[str, Any]:
-        """status.json: status, reason, created, updated, pid, host, summary."""
-        return read_json(self.path / STATUS)
+        """status.json: status, reason, created, updated, pid, host, summary. A file
+        that is not that raises RunDamagedError; a missing one TrainingError."""
+        doc = validation.read_checked(self.path / STATUS, validation.STATUS_ADVICE)
+        validation.check_status(doc, self.path / STATUS)
+        return doc
+
+    def training_config(self) -> tuple[ModelChoice, Recipe]:
+        """The network and recipe config.json records, checked (RunDamagedError)."""
+        return validation.training_config(self.config, self.path / CONFIG)
 
     def set_status(
         self, status: str, reason: str = "", summary: Mapping[str, Any] | None = None
@@ -156,7 +172,7 @@ class Run:
             "summary": {**(old.get("summary") or {}), **(summary or {})},
         }
         doc = json.loads(to_json(doc))  # plain + finite, so the write cannot fail halfway
-        with disk_errors(f"the status of run '{self.name}'"):
+        with disk_errors(f"the status of run '{self.name}'", self.path):
             atomic_write_json(self.path / STATUS, doc)
         self._status = doc
 
@@ -175,9 +191,17 @@ class Run:
         line = to_json({**record, "iteration": iteration}).encode() + b"\n"
         fh = self._metrics_fh or self._open_metrics()
         view = memoryview(line)
-        with disk_errors(f"the metrics of run '{self.name}'"):
-            while view:
-                view = view[fh.write(view) :]
+        start = self.metrics_path.stat().st_size
+        with disk_errors(f"the metrics of run '{self.name}'", self.path, len(line)):
+            try:
+                while view:
+                    view = view[fh.write(view) :]
+            except BaseException:
+                # A line half written would be garbage in the middle once the next
+                # record follows it: take it back (the file holds only whole lines).
+                with contextlib.suppress(OSError):
+                    os.truncate(self.metrics_path, start)
+                raise
 
     def _open_metrics(self) -> Any:
         self._acquire()
@@ -186,12 +210,13 @@ class Run:
         return self._metrics_fh
 
     def read_metrics(self) -> list[dict[str, Any]]:
-        """All records, oldest first; a torn last line is skipped."""
+        """All records, oldest first; a torn last line is skipped, an unreadable line
+        anywhere else raises RunDamagedError naming it."""
         try:
             data = self.metrics_path.read_bytes()
         except FileNotFoundError:
             return []
-        return parse_jsonl(data)
+        return parse_jsonl(data, self.metrics_path)
 
     def truncate_metrics_after(self, iteration: int) -> int:
         """Drop records with iteration > ``iteration`` (and torn lines); return how
@@ -205,6 +230,7 @@ class Run:
             data = self.metrics_path.read_bytes()
         except FileNotFoundError:
             return 0
+        parse_jsonl(data, self.metrics_path)  # damage is the user's to decide on: refuse
         kept, dropped = [], 0
         for line in data.split(b"\n"):
             if not line.strip():
@@ -212,13 +238,14 @@ class Run:
             try:
                 it = iteration_of(json.loads(line))
             except ValueError:
-                it = None
+                it = None  # the torn last line (parse_jsonl allowed only that one)
             if it is not None and it <= iteration:
                 kept.append(line + b"\n")
             else:
                 dropped += 1
         if dropped or not data.endswith(b"\n"):
-            atomic_write_bytes(self.metrics_path, b"".join(kept))
+            with disk_errors(f"the metrics of run '{self.name}'", self.path, len(data)):
+                atomic_write_bytes(self.metrics_path, b"".join(kept))
         return dropped
 
     def _sync_metrics(self) -> None:
@@ -230,7 +257,8 @@ class Run:
 
     def latest_checkpoint(self) -> Path | None:
         """Folder of the newest complete checkpoint, or None (the pointer decides; if
-        it is missing or broken, the newest complete folder)."""
+        it is missing or unreadable, the newest complete folder; a pointer out of
+        checkpoints/ raises RunDamagedError)."""
         return latest_checkpoint(self.checkpoints_dir, self.path / POINTER)
 
     def save_checkpoint(
@@ -258,11 +286,13 @@ class Run:
         trainer = {**(trainer_state or {}), "iteration": int(iteration)}
         trainer_bytes = to_json(trainer, indent=2).encode()  # fail before touching disk
         check_weights_only(extra_state, "extra_state")
-        self.checkpoints_dir.mkdir(exist_ok=True)
-        self._remove_leftovers()
-        final = self.checkpoints_dir / new_folder_name(int(iteration), self.latest_checkpoint())
-        tmp = final.with_name(final.name + TMP_SUFFIX)
+        needed = _nbytes(weights) + _nbytes(extra_state) + len(trainer_bytes)
+        final = tmp = None
         try:
+            self.checkpoints_dir.mkdir(exist_ok=True)
+            self._remove_leftovers()
+            final = self.checkpoints_dir / new_folder_name(int(iteration), self.latest_checkpoint())
+            tmp = final.with_name(final.name + TMP_SUFFIX)
             write_checkpoint(tmp, weights, metadata, extra_state, trainer_bytes)
             if final.exists():  # an orphan from a crash between rename and pointer
                 shutil.rmtree(final)
@@ -272,8 +302,15 @@ class Run:
             pointer = {"folder": final.name, "iteration": int(iteration), "saved": utc_now()}
             atomic_write_json(self.path / POINTER, pointer)
         except BaseException as exc:
-            self._discard(tmp, final)
-            if isinstance(exc, OSError):
+            # Asked before the half-written folder goes: that is when the disk is full.
+            written = isinstance(exc, Exception) and (is_write_failure(exc) or is_disk_full(exc))
+            full = written and looks_full(exc, self.checkpoints_dir, needed)
+            free = free_bytes(self.checkpoints_dir)
+            if tmp is not None:
+                self._discard(tmp, final)
+            if full:
+                raise DiskFullError(self._save_failed_message(iteration, exc, free, full=True)) from exc
+            if written:
                 raise TrainingError(self._save_failed_message(iteration, exc)) from exc
             raise
         prune_checkpoints(self.checkpoints_dir, final, keep)
@@ -281,29 +318,62 @@ class Run:
 
     def _discard(self, tmp: Path, final: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
-        if final.exists() and self.latest_checkpoint() != final:
-            shutil.rmtree(final, ignore_errors=True)
+        with contextlib.suppress(TrainingError):  # a damaged pointer: keep what is there
+            if final.exists() and self.latest_checkpoint() != final:
+                shutil.rmtree(final, ignore_errors=True)
 
-    def _save_failed_message(self, iteration: int, exc: OSError) -> str:
-        latest = self.latest_checkpoint()
+    def _save_failed_message(
+        self, iteration: int, exc: BaseException, free: int | None = None, full: bool = False
+    ) -> str:
+        try:
+            latest = self.latest_checkpoint()
+        except TrainingError:
+            latest = None
         kept = (
             f"The previous checkpoint at {latest} is intact; resume from it."
             if latest
             else "No earlier checkpoint exists."
         )
-        if is_disk_full(exc):
+        if full:
             return (
                 f"The disk is full: the checkpoint at iteration {iteration} could not be "
-                f"written to {self.checkpoints_dir}. {kept} Free some space, then resume."
+                f"written to {self.checkpoints_dir} ({format_bytes(free)} free). {kept} "
+                "Free some space, then resume."
             )
-        return f"The checkpoint at iteration {iteration} could not be written ({exc}). {kept}"
+        return (f"The checkpoint at iteration {iteration} could not be written "
+                f"({one_line(exc)}). {kept}")  # fmt: skip
 
-    def load_checkpoint(self) -> Checkpoint | None:
-        """The latest checkpoint with tensors on the CPU, or None if there is none."""
-        folder = self.latest_checkpoint()
+    def checkpoint_at(self, iteration: int) -> Path:
+        """The complete checkpoint folder of ``iteration`` (TrainingError if none)."""
+        return checkpoint_at(self.checkpoints_dir, iteration)
+
+    def load_checkpoint(self, iteration: int | None = None) -> Checkpoint | None:
+        """The latest checkpoint (or that of ``iteration``) with tensors on the CPU, or
+        None if there is none. A damaged file raises RunDamagedError naming it."""
+        folder = self.latest_checkpoint() if iteration is None else self.checkpoint_at(iteration)
         if folder is None:
             return None
-        return read_checkpoint(folder)
+        return read_checkpoint(folder, self.checkpoint_advice(folder))
+
+    def checkpoint_advice(self, folder: Path) -> str:
+        """What to do when the checkpoint in ``folder`` is damaged."""
+        return validation.checkpoint_advice(self.name, folder, kept_checkpoints(self.checkpoints_dir))
+
+    def check_resumable(self, iteration: int | None = None) -> Path:
+        """Check, without torch and without writing anything, every file a resume
+        reads but the tensors: config.json, status.json (if there), metrics.jsonl, the
+        pointer and the trainer state of the checkpoint to resume from (the latest, or
+        that of ``iteration``), whose folder it returns. RunDamagedError names the
+        first damaged file; TrainingError says when there is no checkpoint."""
+        self.training_config()
+        if (self.path / STATUS).exists():  # a missing one is written again on resume
+            self.read_status()
+        self.read_metrics()
+        folder = self.latest_checkpoint() if iteration is None else self.checkpoint_at(iteration)
+        if folder is None:
+            raise TrainingError(f"Run {self.name} has no checkpoint yet; start it again instead.")
+        read_trainer_state(folder, self.checkpoint_advice(folder))
+        return folder
 
     # ----------------------------------------------------------------- extras
 
@@ -314,3 +384,14 @@ class Run:
         except ImportError:
             return None
         return SummaryWriter(log_dir=str(self.path / "tb"))
+
+
+def _nbytes(obj: Any) -> int:
+    """Bytes of the tensors in ``obj`` (nested dicts, lists, tuples): what a
+    checkpoint of it needs on the disk, give or take its headers."""
+    if isinstance(obj, Mapping):
+        return sum(_nbytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_nbytes(v) for v in obj)
+    size = getattr(obj, "nbytes", None)
+    return size if isinstance(size, int) else 0

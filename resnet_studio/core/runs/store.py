@@ -17,11 +17,18 @@ from resnet_studio.core.atomic import (
     TMP_SUFFIX,
     atomic_write_bytes,
 )
-from resnet_studio.core.catalog import RUN_STATUSES, UNKNOWN
-from resnet_studio.core.errors import TrainingError
+from resnet_studio.core.catalog import DAMAGED, UNKNOWN
+from resnet_studio.core.errors import RunDamagedError, TrainingError
 from resnet_studio.core.runs.layout import CONFIG, ENV_RUNS_DIR, STATUS, is_locked
-from resnet_studio.core.runs.records import disk_errors, read_json, to_json
+from resnet_studio.core.runs.records import disk_errors, to_json
 from resnet_studio.core.runs.run import Run
+from resnet_studio.core.runs.validation import (
+    CONFIG_ADVICE,
+    STATUS_ADVICE,
+    check_config,
+    check_status,
+    read_checked,
+)
 
 _NAME_TIME_RE = re.compile(r"^(\d{8}-\d{6})")  # the stamp of a default run name
 _BAD_NAME_CHARS = set('/\\<>:"|?*') | {chr(c) for c in range(32)}
@@ -57,7 +64,8 @@ class RunSummary:
 
     name: str
     path: Path
-    status: str  # one of RUN_STATUSES, or UNKNOWN when the folder cannot be read
+    status: str  # one of RUN_STATUSES; DAMAGED (a file is malformed) or UNKNOWN
+    # (one is missing or unreadable), the reason then says which and what to do
     reason: str = ""
     model: str | None = None
     dataset: str | None = None
@@ -201,8 +209,9 @@ def _run_dirs(root: Path) -> Iterator[Path]:
 
 
 def list_runs(runs_dir: str | os.PathLike[str] | None = None) -> list[RunSummary]:
-    """Every run, newest first, from config.json + status.json only. A folder with
-    unreadable files is listed with status "unknown" and the reason."""
+    """Every run, newest first, from config.json + status.json only. A folder with a
+    malformed file is listed with status "damaged", one with a missing or unreadable
+    file "unknown", each with the reason (the file, what is wrong, what to do)."""
     summaries = [s for s in map(_summarize, _run_dirs(_root(runs_dir))) if s is not None]
     epoch = datetime.min.replace(tzinfo=timezone.utc)
     summaries.sort(key=lambda s: (s.created or epoch, s.name), reverse=True)
@@ -210,22 +219,25 @@ def list_runs(runs_dir: str | os.PathLike[str] | None = None) -> list[RunSummary
 
 
 def _summarize(path: Path) -> RunSummary | None:
-    config, status, problems = {}, {}, []
-    for filename, target in ((CONFIG, config), (STATUS, status)):
+    config, status, problems, damage = {}, {}, [], False
+    for filename, target, check, advice in ((CONFIG, config, check_config, CONFIG_ADVICE),
+                                             (STATUS, status, check_status, STATUS_ADVICE)):
         try:
-            target.update(read_json(path / filename))
+            target.update(read_checked(path / filename, advice))
+            check(target, path / filename)
+        except RunDamagedError as exc:
+            problems.append(str(exc))
+            damage = True
         except TrainingError as exc:
             problems.append(str(exc))
     if len(problems) == 2 and not any((path / f).exists() for f in (CONFIG, STATUS)):
         return None  # not a run folder at all
     state = status.get("status")
-    if not problems and state not in RUN_STATUSES:
-        problems.append(f"{path / STATUS} has an unknown status {state!r}.")
     summary = status.get("summary") if isinstance(status.get("summary"), dict) else {}
     return RunSummary(
         name=path.name,
         path=path,
-        status=UNKNOWN if problems else state,
+        status=(DAMAGED if damage else UNKNOWN) if problems else state,
         reason=" ".join(problems) if problems else str(status.get("reason") or ""),
         model=_model_of(config),
         dataset=_name_of(config.get("dataset")),
