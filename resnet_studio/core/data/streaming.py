@@ -17,6 +17,28 @@ from resnet_studio.core.errors import DataError
 # --------------------------------------------------------------------------- streaming
 
 
+class MemberReader:
+    """The bytes of a folder's or a zip's members by index, for DataLoader workers.
+
+    A zip is opened lazily once per process: a ZipFile handle cannot cross fork, so a
+    pickled copy (what a worker gets) drops it and the worker opens its own."""
+
+    def __init__(self, source: Path, members: list[str], is_zip: bool | None = None) -> None:
+        self.source, self.members = source, members
+        self.is_zip = source.is_file() if is_zip is None else is_zip
+        self._zip: tuple[int, zipfile.ZipFile] | None = None
+
+    def read(self, i: int) -> bytes:
+        if not self.is_zip:
+            return (self.source / self.members[i]).read_bytes()
+        if self._zip is None or self._zip[0] != os.getpid():
+            self._zip = (os.getpid(), zipfile.ZipFile(self.source))
+        return self._zip[1].read(self.members[i])
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_zip": None}  # workers open their own handle
+
+
 class ImageFiles(torch.utils.data.Dataset):
     """Large images decoded on demand (in DataLoader workers), for the ImageNet path.
 
@@ -27,9 +49,8 @@ class ImageFiles(torch.utils.data.Dataset):
 
     def __init__(self, source: Path, members: list[str], labels: list[int]) -> None:
         self.source, self.members, self.labels = source, members, labels
-        self.is_zip = source.is_file()
         self.failed = 0
-        self._zip: tuple[int, zipfile.ZipFile] | None = None
+        self._reader = MemberReader(source, members)
 
     def __len__(self) -> int:
         return len(self.members)
@@ -37,21 +58,11 @@ class ImageFiles(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         for k in range(len(self.members)):
             i = (index + k) % len(self.members)
-            img = decode_one(self._read(i))
+            img = decode_one(self._reader.read(i))
             if img is not None:
                 return img, self.labels[i]
             self.failed += 1
         raise DataError(f"No image in {self.source} could be decoded.")
-
-    def _read(self, i: int) -> bytes:
-        if not self.is_zip:
-            return (self.source / self.members[i]).read_bytes()
-        if self._zip is None or self._zip[0] != os.getpid():
-            self._zip = (os.getpid(), zipfile.ZipFile(self.source))
-        return self._zip[1].read(self.members[i])
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_zip": None}  # workers open their own handle
 
 
 def imagenet_transforms(train: bool, size: int = 224, mean: Sequence[float] = IMAGENET_MEAN,

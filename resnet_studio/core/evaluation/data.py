@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import os
-import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import torch
 from resnet_studio.core.catalog import Preprocessing
 from resnet_studio.core.data.containers import SMALL_IMAGE_MAX, ImageTensors
 from resnet_studio.core.data.decode import decode_images
+from resnet_studio.core.data.streaming import MemberReader
 from resnet_studio.core.data.trees import Tree, find_trees, open_archive
 from resnet_studio.core.errors import DataError, ImageError
 
@@ -88,7 +88,7 @@ class _Files(torch.utils.data.Dataset):
         self.source, self.is_zip, self.members, self.labels = source, is_zip, members, labels
         self.prep: Preprocessing | None = None
         self.interpolation = "bilinear"
-        self._zip: tuple[int, zipfile.ZipFile] | None = None
+        self._reader = MemberReader(source, members, is_zip)
 
     def __len__(self) -> int:
         return len(self.members)
@@ -103,14 +103,7 @@ class _Files(torch.utils.data.Dataset):
         return transform(image, self.prep, self.interpolation), self.labels[i]
 
     def _read(self, i: int) -> bytes:
-        if not self.is_zip:
-            return (self.source / self.members[i]).read_bytes()
-        if self._zip is None or self._zip[0] != os.getpid():
-            self._zip = (os.getpid(), zipfile.ZipFile(self.source))
-        return self._zip[1].read(self.members[i])
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_zip": None}  # workers open their own handle
+        return self._reader.read(i)
 
 
 def _load(blob: bytes):  # noqa: ANN202 (a PIL image)
