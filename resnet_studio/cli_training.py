@@ -117,12 +117,16 @@ class ProgressPrinter:
         self._drawn = 0
         self._last_print: dict[str, float] = {}
         self._windows: dict[str, Progressed] = {}  # each run's last training window
+        self._dataset = ""
 
     def __call__(self, event: TrainingEvent) -> None:
         match event:
             case Loading():
-                self._say(f"loading {event.what}: {event.done}/{event.total}", transient=True)
+                self._say(event.describe(), transient=True)
             case RunStarted():
+                if event.dataset and event.dataset != self._dataset:  # once per comparison
+                    self._dataset = event.dataset
+                    self._say(f"data: {event.dataset}")
                 self.lines[event.run] = f"{event.model:<22} starting at iteration {event.iteration}"
                 self._redraw(event.run, force=True)
             case Progressed():

@@ -4,8 +4,9 @@
 
 For each run: its latest checkpoint's weights, evaluated on the whole test set in
 fp32 and stored rounded to fp16, measured again (fp16 is kept only if the top-1 moves
-by at most 0.05 points: it halves the file), and on the fixed slice `tests/core/test_shipped.py`
-re-measures. Writes `resnet_studio/resources/weights/<zoo name>.safetensors` and
+by at most 0.05 points: it halves the file), and on what `tests/core/test_shipped.py`
+re-measures: a fixed slice of the test zip, the 100-image test slice shipped in the
+package (`core.samples.cifar10_test_slice`) and the ten shipped samples. Writes `resnet_studio/resources/weights/<zoo name>.safetensors` and
 `<zoo name>.json` (the command, the run's config.json, its final status and summary,
 the measured accuracies, the storage dtype).
 """
@@ -21,7 +22,9 @@ from pathlib import Path
 import torch
 
 from resnet_studio.core.evaluation import evaluate_loaded
+from resnet_studio.core.predict import Predictor
 from resnet_studio.core.runs import open_run
+from resnet_studio.core.samples import cifar10_test_slice, sample_paths, true_class
 from resnet_studio.core.weights import load_weights, save_weights
 
 OUT = Path(__file__).resolve().parents[1] / "resnet_studio" / "resources" / "weights"
@@ -45,6 +48,8 @@ def ship(run_name: str, runs_dir: str | None, test: str, command: str) -> dict:
         keep16 = abs(full16.top1 - full32.top1) <= 0.05
         final = loaded16 if keep16 else loaded
         part = evaluate_loaded(final, test, device="cpu", limit=SLICE)
+        shipped_slice = evaluate_loaded(final, f"zip:{cifar10_test_slice()}", device="cpu")
+        samples = _samples_right(final)
         OUT.mkdir(parents=True, exist_ok=True)
         state = state16 if keep16 else loaded.model.state_dict()
         path = save_weights(state, OUT / f"{name}.safetensors", meta)
@@ -68,6 +73,9 @@ def ship(run_name: str, runs_dir: str | None, test: str, command: str) -> dict:
         "test_top1_float16": round(full16.top1, 2),
         "test_top5": round(full32.top5, 2),
         "slice": {"limit": SLICE, "top1": part.top1, "correct": round(part.top1 * part.images / 100)},
+        "shipped_slice": {"images": shipped_slice.images, "top1": shipped_slice.top1,
+                          "correct": round(shipped_slice.top1 * shipped_slice.images / 100)},
+        "samples_right": samples,
         "status": status,
         "config": config,
         "torch": torch.__version__,
@@ -75,7 +83,23 @@ def ship(run_name: str, runs_dir: str | None, test: str, command: str) -> dict:
     path.with_suffix(".json").write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
     path.chmod(0o644)  # package data: readable by everyone once installed
     return {"file": str(path), "bytes": path.stat().st_size, **{k: provenance[k] for k in
-            ("model", "epochs", "storage", "test_top1", "test_top1_float32", "test_top1_float16", "slice")}}  # fmt: skip
+            ("model", "epochs", "storage", "test_top1", "test_top1_float32", "test_top1_float16", "slice",
+             "shipped_slice", "samples_right")}}  # fmt: skip
+
+
+def _samples_right(loaded) -> list[str]:  # noqa: ANN001 (a LoadResult)
+    """The shipped samples these weights classify right (their true class first)."""
+    from resnet_studio.core.catalog import resolve_preprocessing
+    from resnet_studio.core.images import load_image
+
+    prep = resolve_preprocessing(loaded.model_name, loaded.preprocessing)
+    predictor = Predictor(loaded.model, prep, loaded.class_names, device="cpu")
+    right = []
+    for path in sample_paths():
+        top = predictor.predict([load_image(path)], 1)[0][0]
+        if top.name == true_class(path):
+            right.append(true_class(path))
+    return right
 
 
 def main() -> None:

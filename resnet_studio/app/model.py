@@ -4,6 +4,11 @@ for it. The Model panel changes it; the Inspection and Training panels follow it
 Weights belong to one architecture: choosing another network drops them (and says
 so through `weights_dropped`), loading weights sets the choice to theirs.
 
+A net with weights shipped in the package (`core.weights.shipped`: the CIFAR nets
+resnet-studio trained itself) wants those by default: `wanted_shipped` names them
+until they are loaded or the user asks for random weights (`clear_weights`), so the
+front end loads them in the background; random weights are an explicit choice.
+
 `describe(choice)` is the job that measures a network for the Model panel (and any
 other front end): core's ModelInfo and the module tree, as plain values.
 """
@@ -16,8 +21,11 @@ from typing import Any
 
 from resnet_studio.app.observable import Emitter
 from resnet_studio.core.catalog import ModelChoice, Preprocessing, resolve_preprocessing
+from resnet_studio.core.weights.shipped import ShippedWeights, shipped_weights
 
-DEFAULT_CHOICE = ModelChoice("cifar-resnet56", 10, "A")
+# The net a new window opens with: the one that ships trained, so a sample is
+# classified right away without a download.
+DEFAULT_CHOICE = ModelChoice("cifar-resnet20", 10, "A")
 
 
 class ModelState:
@@ -30,6 +38,7 @@ class ModelState:
         self._choice = choice.resolved()
         self._weights: Any = None  # core.weights.LoadResult
         self._weights_choice: ModelChoice | None = None
+        self._random_chosen = False  # the user asked for random weights for this choice
 
     @property
     def choice(self) -> ModelChoice:
@@ -42,6 +51,19 @@ class ModelState:
         return self._weights
 
     @property
+    def wanted_shipped(self) -> ShippedWeights | None:
+        """The shipped weights the current choice should get (not loaded yet, and random
+        weights not asked for), or None."""
+        if self._weights is not None or self._random_chosen:
+            return None
+        return shipped_weights(self._choice.name, self._choice)
+
+    @property
+    def random_chosen(self) -> bool:
+        """Random weights were asked for although trained ones ship for this net."""
+        return self._random_chosen and shipped_weights(self._choice.name, self._choice) is not None
+
+    @property
     def preprocessing(self) -> Preprocessing:
         prep = self._weights.preprocessing if self._weights is not None else None
         return resolve_preprocessing(self._choice.name, prep)
@@ -52,6 +74,7 @@ class ModelState:
         if choice == self._choice:
             return
         self._choice = choice
+        self._random_chosen = False
         if self._weights is not None and choice != self._weights_choice:
             self._weights, self._weights_choice = None, None
             self.weights_dropped.emit(choice)
@@ -69,13 +92,25 @@ class ModelState:
             shortcut = self._choice.shortcut if name == self._choice.name else None
         self._weights = result
         self._weights_choice = self._choice = ModelChoice(name, classes, shortcut).resolved()
+        self._random_chosen = False
         self.changed.emit(self._choice, self._weights)
 
     def clear_weights(self) -> None:
-        """Back to random initialisation (an explicit choice of the user)."""
+        """Back to random initialisation (an explicit choice of the user: shipped weights
+        are not wanted any more for this choice)."""
+        was_random = self._weights is None and self._random_chosen
+        self._random_chosen = True
         if self._weights is not None:
             self._weights, self._weights_choice = None, None
             self.changed.emit(self._choice, None)
+        elif not was_random and shipped_weights(self._choice.name, self._choice) is not None:
+            self.changed.emit(self._choice, None)  # the pending shipped load is off
+
+    def use_shipped(self) -> None:
+        """Undo `clear_weights` for a net that ships trained: `wanted_shipped` again."""
+        if self._random_chosen:
+            self._random_chosen = False
+            self.changed.emit(self._choice, self._weights)
 
 
 @dataclass(frozen=True)

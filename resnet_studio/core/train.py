@@ -21,10 +21,10 @@ from typing import Any
 import torch
 
 from resnet_studio.core import data as datasets
-from resnet_studio.core.catalog import ModelChoice
+from resnet_studio.core.catalog import ModelChoice, dataset_label
 from resnet_studio.core.device import resolve_device
 from resnet_studio.core.distributed import all_agree, init_from_env, shutdown
-from resnet_studio.core.errors import StudioError, TrainingError
+from resnet_studio.core.errors import DataError, StudioError, TrainingError
 from resnet_studio.core.recipes import Recipe
 from resnet_studio.core.runs import create_run, open_run
 from resnet_studio.core.trainer import LossNotFinite, RunTrainer
@@ -132,7 +132,8 @@ def resume(
     folders = [run.check_resumable(from_checkpoint) for run in runs]  # no torch, no writes
     configs = [run.training_config() for run in runs]
     recipes = [recipe.with_overrides(**(overrides or {})) for _, recipe in configs]
-    data_keys = {(r.dataset, r.image_size, r.val_size, r.seed) for r in recipes}
+    data_keys = {(r.dataset, r.image_size, r.val_size, r.train_size, r.test_size, r.seed)
+                 for r in recipes}
     if len(data_keys) > 1:
         raise TrainingError("runs resumed together must share dataset, image size and seed")
     checkpoints = [run.load_checkpoint(from_checkpoint) for run in runs]  # tensors, checked
@@ -176,15 +177,24 @@ class _Session:
         return datasets.load_dataset(
             recipe.dataset, root=recipe.data_root, download=recipe.download,
             val_size=recipe.val_size, seed=recipe.seed, image_size=recipe.image_size,
+            train_size=recipe.train_size, test_size=recipe.test_size,
             progress=lambda done, total: self.emit(Loading(recipe.dataset, done, total)),
+            download_progress=self._downloading,
         )
+
+    def _downloading(self, done: int, total: int) -> None:
+        """Stop in the middle of a dataset download (the download leaves no partial file)."""
+        if self.control.stopped:
+            raise DataError(f"Stopped while downloading {self.recipe.dataset}; nothing was kept.")
+        self.emit(Loading(self.recipe.dataset, done, total, stage="download"))
 
     def add(self, trainer: RunTrainer) -> None:
         self.trainers.append(trainer)
         self.emit(RunStarted(run=trainer.name, model=trainer.choice.label,
                              path=str(trainer.run.path) if trainer.run else None,
                              total_iterations=trainer.total, iteration=trainer.iteration,
-                             batches_per_epoch=trainer.batches_per_epoch))  # fmt: skip
+                             batches_per_epoch=trainer.batches_per_epoch,
+                             dataset=dataset_label(datasets.describe(trainer.dataset))))  # fmt: skip
 
     def run_all(self) -> list[RunResult]:
         """Step every unfinished run in turn until all end or a stop is asked for."""

@@ -81,12 +81,24 @@ def event_from_json(data: dict[str, Any]) -> TrainingEvent:
 
 @dataclass(frozen=True)
 class Loading(TrainingEvent):
-    """The dataset is being read: `done` of `total` steps (total 0: unknown)."""
+    """The dataset is being read (`done` of `total` images) or, with stage "download",
+    downloaded (`done` of `total` bytes); total 0: unknown."""
 
     KIND: ClassVar[str] = "loading"
     what: str  # the dataset spec, e.g. "synthetic" or "folder:/data/pets"
     done: int
     total: int
+    stage: str = "read"  # "read" | "download"
+
+    def describe(self) -> str:
+        """One line for a status bar or a terminal, e.g. "downloading cifar10: 45% of
+        163 MB" or "loading zip:train.zip: 3,072/60,000 images"."""
+        if self.stage == "download":
+            size = f" of {self.total / 1e6:.0f} MB" if self.total else ""
+            done = f"{100 * self.done / self.total:.0f}%" if self.total else f"{self.done / 1e6:.0f} MB"
+            return f"downloading {self.what}: {done}{size}"
+        count = f"{self.done:,}/{self.total:,} images" if self.total else f"{self.done:,} images"
+        return f"loading {self.what}: {count}"
 
 
 @dataclass(frozen=True)
@@ -117,6 +129,7 @@ class RunStarted(TrainingEvent):
     total_iterations: int
     iteration: int  # where it starts: the checkpoint's iteration when resumed
     batches_per_epoch: int
+    dataset: str = ""  # what it trains on, one line (core.data.dataset_label)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,8 @@ from resnet_studio.gui.inspection_views import ViewWidget
 from resnet_studio.gui.plots import RUN_COLORS
 from resnet_studio.gui.widgets import plot_colors, status_color
 
-SOURCES = (("synthetic test images", "synthetic"), ("the loaded images", "images"))
+SOURCES = (("CIFAR-10 test images", "cifar10"), ("synthetic test images", "synthetic"),
+           ("the loaded images", "images"))
 
 
 class CompareBar(QWidget):
@@ -139,7 +140,7 @@ class Figure7Pane(ViewWidget):
             self.source_box.addItem(text, key)
         self.count_box = QSpinBox()
         self.count_box.setRange(2, 512)
-        self.count_box.setValue(32)
+        self.count_box.setValue(Figure7Settings().count)
         self.count_box.setSuffix(" images")
         self.status = QLabel("")
         self.plots = [_plot("In layer order", "3x3 layer (network order)"),

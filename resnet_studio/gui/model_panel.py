@@ -141,6 +141,7 @@ class ModelPanel(QWidget):
             and self._info_worker is None
             and self._pending is None
             and not self._info_timer.isActive()
+            and self.weights_box.settled()
         )
 
     def confirm_close(self) -> bool:

@@ -34,8 +34,9 @@ from resnet_studio.gui import settings
 from resnet_studio.gui.widgets import status_color
 
 FIGURE6_MODELS = ("cifar-plain20", "cifar-plain56", "cifar-resnet20", "cifar-resnet56")
+FIGURE6_RECIPE = "figure6"  # real CIFAR-10, minutes on a CPU (core/recipes.py)
 DATASETS = (  # (label, spec kind)
-    ("Synthetic (built in)", "synthetic"),
+    ("Synthetic (built in, offline; not CIFAR-10)", "synthetic"),
     ("CIFAR-10", "cifar10"),
     ("CIFAR-100", "cifar100"),
     ("Image folder", "folder"),
@@ -51,6 +52,8 @@ RECIPE_FIELDS = (
     ("weight_decay", "Weight decay", "L2 penalty (paper: 1e-4)"),
     ("image_size", "Image size", "px; 'none' keeps the dataset's own size"),
     ("val_size", "Validation images", "carved from the training split (paper: 5000)"),
+    ("train_size", "Training images", "a fixed class-balanced subset of the training split; 'none': all"),
+    ("test_size", "Test images", "a fixed class-balanced subset of the test split; 'none': all"),
     ("eval_every", "Evaluate every", "iterations between validation/test evaluations"),
     ("log_every", "Log every", "iterations between metric points (the one host sync)"),
     ("checkpoint_every", "Checkpoint every", "iterations between checkpoints"),
@@ -97,8 +100,10 @@ class TrainingForm(QWidget):
                                    "double-click a name to edit it")  # fmt: skip
         self.set_models(FIGURE6_MODELS)
         figure6 = QPushButton("Figure 6")
-        figure6.setToolTip("plain-20/56 vs ResNet-20/56 (the paper's Figure 6)")
-        figure6.clicked.connect(lambda: self.set_models(FIGURE6_MODELS))
+        figure6.setToolTip("plain-20/56 vs ResNet-20/56 (the paper's Figure 6) on the real CIFAR-10: "
+                           "the 'figure6' recipe, with the CIFAR-10 zip or folder chosen under "
+                           "Dataset, else torchvision's download")  # fmt: skip
+        figure6.clicked.connect(self.choose_figure6)
         add_current = QPushButton("Add current")
         add_current.setToolTip("Add the network chosen in the Model panel")
         add_current.clicked.connect(self.add_current_requested)
@@ -143,8 +148,9 @@ class TrainingForm(QWidget):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.recipe_combo = QComboBox()
         self.recipe_combo.addItems(list(RECIPES))
-        self.recipe_combo.setCurrentText("quick")  # runs anywhere: synthetic data, minutes on a CPU
-        self.recipe_combo.setToolTip("quick: the CPU demo; paper-cifar: section 4.2; "
+        self.recipe_combo.setCurrentText(FIGURE6_RECIPE)
+        self.recipe_combo.setToolTip("figure6: Figure 6 on CIFAR-10 in minutes on a CPU; quick: the "
+                                     "same on synthetic data, offline; paper-cifar: section 4.2; "
                                      "paper-imagenet: section 3.4")  # fmt: skip
         self.recipe_combo.currentTextChanged.connect(self._on_recipe_changed)
         form.addRow("Recipe", self.recipe_combo)
@@ -184,6 +190,22 @@ class TrainingForm(QWidget):
         for name in names:
             parse_name(name)  # ModelNameError says what names look like
         return names
+
+    def choose_figure6(self) -> None:
+        """The paper's Figure 6 set and recipe, on real CIFAR-10: the zip or folder the
+        user chose under Dataset if any (a CIFAR-10 copy), else CIFAR-10 itself,
+        downloaded on first use."""
+        self.set_models(FIGURE6_MODELS)
+        kind = self.dataset_combo.currentData()
+        keep = kind in ("folder", "zip") and self.path_edit.text().strip()
+        self.recipe_combo.setCurrentText(FIGURE6_RECIPE)
+        self._on_recipe_changed(FIGURE6_RECIPE)  # refill even when it was chosen already
+        if keep:
+            self.dataset_combo.setCurrentIndex(self.dataset_combo.findData(kind))
+
+    def use_synthetic(self) -> None:
+        """The offline fallback: the same recipe on the built-in synthetic data."""
+        self.dataset_combo.setCurrentIndex(self.dataset_combo.findData("synthetic"))
 
     def set_models(self, names) -> None:
         self.model_list.clear()
@@ -259,6 +281,7 @@ class TrainingForm(QWidget):
         index = self.dataset_combo.findData(recipe.dataset.partition(":")[0])
         if index >= 0 and recipe.dataset in ("synthetic", "cifar10", "cifar100"):
             self.dataset_combo.setCurrentIndex(index)
+            self.download_check.setChecked(recipe.download)
 
     @Slot()
     def _on_field_edited(self) -> None:

@@ -5,6 +5,11 @@ The box binds to `app.model.ModelState`: what a job loads goes to `state.set_wei
 (the choice follows the weights; the Inspection and Training panels follow the
 state). Every job runs in a worker (`workers.run_in_thread`), one at a time, with a
 progress bar in MiB and Cancel; core's downloads leave no partial file on cancel.
+
+A net that ships trained (`state.wanted_shipped`) gets those weights in the
+background, in a job of its own that never blocks the buttons: a user's own load
+simply wins, and a default load whose moment has passed is dropped. "Random weights"
+asks for a fresh initialisation instead; "Trained weights" brings them back.
 """
 
 from __future__ import annotations
@@ -59,6 +64,12 @@ def _load_job(name: str | None, source: str, job: Any) -> object:
     return load_weights(name, source, progress=job.progress)
 
 
+def _load_shipped_job(shipped: Any) -> object:
+    from resnet_studio.core.weights.resolve import load_shipped
+
+    return load_shipped(shipped)
+
+
 class WeightsBox(QGroupBox):
     """The weights of the state's network and the jobs that change or use them.
 
@@ -72,11 +83,13 @@ class WeightsBox(QGroupBox):
         super().__init__("Weights", parent)
         self.state = state
         self._worker: Worker | None = None
+        self._default_worker: Worker | None = None  # loading the shipped weights
         self._kind = "info"  # of the status text: "error" | "ok" | "info"
         self._build()
         self.set_busy(False)
         self.state.changed.connect(self._on_model_changed)
         self.state.weights_dropped.connect(self._on_model_weights_dropped)
+        self._load_wanted_shipped()
 
     def _build(self) -> None:
         self.status = QLabel("Random initialisation (He et al. 2015)")
@@ -94,6 +107,8 @@ class WeightsBox(QGroupBox):
                                         "beside the published numbers (Ctrl+E)")  # fmt: skip
         self.export_button = QPushButton("Export ONNX…")
         self.export_button.setToolTip("Save the network with these weights as an ONNX file")
+        self.random_button = QPushButton("Random weights")
+        self.random_button.setToolTip("A fresh He initialisation instead of the loaded weights")
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.cancel_button = QPushButton("Cancel")
@@ -102,7 +117,8 @@ class WeightsBox(QGroupBox):
         buttons = QGridLayout()
         buttons.addWidget(self.open_button, 0, 0)
         buttons.addWidget(self.save_button, 0, 1)
-        buttons.addWidget(self.torchvision_button, 1, 0, 1, 2)
+        buttons.addWidget(self.torchvision_button, 1, 0)
+        buttons.addWidget(self.random_button, 1, 1)
         buttons.addWidget(self.evaluate_button, 2, 0)
         buttons.addWidget(self.export_button, 2, 1)
         buttons.addWidget(self.progress, 3, 0)
@@ -118,12 +134,17 @@ class WeightsBox(QGroupBox):
         self.torchvision_button.clicked.connect(self._on_torchvision_clicked)
         self.evaluate_button.clicked.connect(self.evaluate_requested)
         self.export_button.clicked.connect(self._on_export_clicked)
+        self.random_button.clicked.connect(self._on_random_clicked)
         self.cancel_button.clicked.connect(self._on_cancel_clicked)
 
     # ------------------------------------------------------------------ public API
     def busy(self) -> bool:
         """Weights are being read, downloaded, written or exported."""
         return self._worker is not None
+
+    def settled(self) -> bool:
+        """No job running and no default weights still to come (screenshots wait for it)."""
+        return self._worker is None and self._default_worker is None and self.state.wanted_shipped is None
 
     def show_message(self, text: str, kind: str = "info") -> None:
         """Write the status line ("error", "ok" or "info" colours)."""
@@ -193,17 +214,45 @@ class WeightsBox(QGroupBox):
             self.progress.setFormat(f"{done / 2**20:.1f} MiB")
 
     def shutdown(self) -> None:
-        """Cancel the job, join its thread, stop following the state (window closing)."""
-        if self._worker is not None:
-            self._worker.cancel()
-            self._worker.join()
-            self._worker = None
+        """Cancel the jobs, join their threads, stop following the state (window closing)."""
+        for worker in (self._worker, self._default_worker):
+            if worker is not None:
+                worker.cancel()
+                worker.join()
+        self._worker = self._default_worker = None
         self.state.changed.disconnect(self._on_model_changed)
         self.state.weights_dropped.disconnect(self._on_model_weights_dropped)
 
     # ------------------------------------------------------------------ the state
-    def _on_model_changed(self, choice: ModelChoice, _weights: Any) -> None:
+    def _on_model_changed(self, choice: ModelChoice, weights: Any) -> None:
         self._update_torchvision_button(choice)
+        self._update_random_button()
+        if weights is None and self.state.random_chosen:
+            self.show_message("Random initialisation (He et al. 2015), chosen instead of the "
+                              "trained weights that ship for this net.", "info")  # fmt: skip
+        self._load_wanted_shipped()
+
+    def _update_random_button(self) -> None:
+        if self.state.random_chosen:
+            self.random_button.setText("Trained weights")
+            self.random_button.setToolTip("Back to the weights resnet-studio trained for this net")
+            self.random_button.setEnabled(True)
+        else:
+            self.random_button.setText("Random weights")
+            self.random_button.setToolTip("A fresh He initialisation instead of the loaded weights")
+            self.random_button.setEnabled(self.state.weights is not None
+                                          or self.state.wanted_shipped is not None)  # fmt: skip
+
+    def _load_wanted_shipped(self) -> None:
+        """Load the shipped weights the state wants, unless a load of them is under way."""
+        shipped = self.state.wanted_shipped
+        if shipped is None or self._default_worker is not None:
+            return
+        self.show_message(f"Loading the trained weights ({shipped.label})…", "info")
+        self._default_worker = run_in_thread(
+            _load_shipped_job, shipped, on_done=self._on_shipped_loaded,
+            on_error=self._on_shipped_failed, on_cancel=self._on_shipped_failed,
+        )  # fmt: skip
 
     def _on_model_weights_dropped(self, _choice: ModelChoice) -> None:
         self.show_message("Random initialisation: the weights loaded before were for another "
@@ -238,6 +287,20 @@ class WeightsBox(QGroupBox):
         self._finished()
         self.state.set_weights(result)  # the choice becomes theirs; the chooser follows
         self.show_message(weights_text(result), "ok")
+
+    def _on_shipped_loaded(self, result: Any) -> None:
+        self._default_worker = None
+        if self.state.wanted_shipped != result.shipped:  # another net, or random, meanwhile
+            self._load_wanted_shipped()
+            return
+        self.state.set_weights(result)
+        self.show_message(f"{result.shipped.label}.\n{weights_text(result)}", "ok")
+
+    def _on_shipped_failed(self, exc: BaseException | None = None) -> None:
+        self._default_worker = None
+        if exc is not None:  # a damaged installation: random weights, and say so
+            self.show_message(f"The trained weights that ship with resnet-studio could not be "
+                              f"read ({exc}); using random weights.", "error")  # fmt: skip
 
     def _on_saved(self, path: str) -> None:
         self._finished()
@@ -307,6 +370,13 @@ class WeightsBox(QGroupBox):
     def _on_torchvision_clicked(self) -> None:
         self._start(_load_job, self.state.choice.name, "torchvision", on_done=self._on_weights_loaded,
                     message="Downloading torchvision weights…")  # fmt: skip
+
+    @Slot()
+    def _on_random_clicked(self) -> None:
+        if self.state.random_chosen:
+            self.state.use_shipped()  # the changed handler starts the load
+        else:
+            self.state.clear_weights()
 
     @Slot()
     def _on_cancel_clicked(self) -> None:

@@ -34,7 +34,7 @@ def c20_weights(tmp_path_factory):
 
 
 def test_the_choice_is_always_resolved(state, events):
-    assert state.choice == DEFAULT_CHOICE.resolved() == ModelChoice("cifar-resnet56", 10, "A")
+    assert state.choice == DEFAULT_CHOICE.resolved() == ModelChoice("cifar-resnet20", 10, "A")
     state.set_choice(ModelChoice("ResNet50"))
     assert state.choice == ModelChoice("resnet50", 1000, "B")
     assert events == [("changed", ModelChoice("resnet50", 1000, "B"), None)]
@@ -58,12 +58,33 @@ def test_weights_set_the_choice_and_another_choice_drops_them(state, events, c20
 
 
 def test_clearing_weights_goes_back_to_random_initialisation(state, events, c20_weights):
+    state.set_choice(ModelChoice("cifar-resnet32"))  # nothing ships for it
+    events.clear()
     state.clear_weights()  # nothing loaded: no event
     assert events == []
     state.set_weights(c20_weights)
     state.clear_weights()
     assert state.weights is None and events[-1] == ("changed", state.choice, None)
     assert state.choice.name == "cifar-resnet20"
+
+
+def test_a_net_that_ships_trained_wants_those_weights_until_random_is_chosen(state, events, c20_weights):
+    from resnet_studio.core.weights.shipped import shipped_weights
+
+    assert state.wanted_shipped == shipped_weights("cifar-resnet20") is not None  # the default net
+    assert not state.random_chosen
+    state.clear_weights()  # "Random weights": the pending load is off, and the panels hear it
+    assert state.wanted_shipped is None and state.random_chosen
+    assert events == [("changed", state.choice, None)]
+    state.use_shipped()  # "Trained weights"
+    assert state.wanted_shipped is not None and not state.random_chosen
+    state.set_weights(c20_weights)  # loaded (here: other weights of the same net)
+    assert state.wanted_shipped is None and not state.random_chosen
+    state.set_choice(ModelChoice("cifar-resnet32"))
+    assert state.wanted_shipped is None  # nothing ships for it
+    state.clear_weights()
+    state.set_choice(ModelChoice("cifar-plain20"))  # a new choice forgets the random request
+    assert state.wanted_shipped == shipped_weights("cifar-plain20")
 
 
 def test_preprocessing_follows_the_choice_and_the_weights(state, c20_weights):

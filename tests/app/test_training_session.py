@@ -52,7 +52,7 @@ def test_a_run_is_followed_from_start_to_end(session):
     assert [r.get("test_error") for r in series.records] == [None, 0.25, None]
     assert session.live["a"] == LiveRun(status="finished", iteration=8, total=8,
                                         images_per_s=100.0, eta_s=None, test_error=0.25)
-    assert session.messages == ["Loading synthetic… 50%", "Training…"]
+    assert session.messages == ["Loading synthetic: 1/2 images", "Training…"]
     assert session.table_stale  # the new run's row is to be read from the store
     assert set(session.take_changed()) == {"a"} and session.take_changed() == {}
 

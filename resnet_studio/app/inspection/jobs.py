@@ -300,8 +300,9 @@ def compare(bundles: dict[str, ModelBundle], image: Any, job: JobControl = UNATT
 
 
 def figure7_batch(prep: Any, source: str, images: list[Any], count: int) -> Any:
-    """The Figure 7 batch for one model: synthetic test images normalised with the
-    model's mean/std, or the loaded images preprocessed as the model wants them."""
+    """The Figure 7 batch for one model: real CIFAR-10 test images (the shipped slice),
+    synthetic test images normalised with the model's mean/std, or the loaded images,
+    each preprocessed as the model wants them."""
     import torch
 
     from resnet_studio.core.images import preprocess_batch
@@ -309,6 +310,12 @@ def figure7_batch(prep: Any, source: str, images: list[Any], count: int) -> Any:
 
     if source == "images":
         return preprocess_batch(images[:count], prep)
+    if source == "cifar10":
+        from resnet_studio.core.evaluation.data import open_eval_data
+        from resnet_studio.core.samples import cifar10_test_slice
+
+        data = open_eval_data(f"zip:{cifar10_test_slice()}", prep.input_size, limit=count)
+        return torch.cat([x for x, _ in data.batches(prep, 100, torch.device("cpu"))])
     # the synthetic data set's test split (training seed 0), as `resnet-studio train` uses
     raw, _ = make_synthetic(count, prep.input_size, SYNTHETIC_TEST_SEED_OFFSET)
     mean = torch.tensor(prep.mean).view(1, 3, 1, 1)

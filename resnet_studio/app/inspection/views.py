@@ -62,8 +62,8 @@ class GradCamSettings:
 
 @dataclass(frozen=True)
 class Figure7Settings:
-    source: str = "synthetic"  # "synthetic" test images or the loaded "images"
-    count: int = 32  # images in the batch
+    source: str = "cifar10"  # the shipped CIFAR-10 test slice, "synthetic" test images or the loaded "images"
+    count: int = 100  # images in the batch (the shipped slice has 100)
 
     complete = True
 

@@ -87,6 +87,7 @@ class RunSeries:
 
     name: str
     model: str  # the model label, e.g. "cifar-resnet20 (B)"
+    dataset: str = ""  # what it trains on, one line (core.data.dataset_label); "" unknown
     records: list[dict[str, Any]] = field(default_factory=list)  # raw, for CSV
     train: dict[str, Column] = field(default_factory=dict)
     evals: dict[str, Column] = field(default_factory=dict)

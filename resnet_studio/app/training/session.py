@@ -20,7 +20,7 @@ from pathlib import Path
 
 from resnet_studio.app.observable import Emitter
 from resnet_studio.app.training.series import RunSeries
-from resnet_studio.core.catalog import FAILED_STATUSES, ModelChoice
+from resnet_studio.core.catalog import FAILED_STATUSES, ModelChoice, dataset_label
 from resnet_studio.core.errors import StudioError
 from resnet_studio.core.runs import open_run
 from resnet_studio.core.training_events import (
@@ -93,8 +93,8 @@ class TrainingSession:
                 self._update(event.run, status=event.status, reason=event.reason,
                              iteration=event.iteration, eta_s=None)  # fmt: skip
             case Loading():
-                done = f" {100 * event.done / event.total:.0f}%" if event.total else ""
-                self.message.emit(f"Loading {event.what}…{done}")
+                text = event.describe()
+                self.message.emit(text[:1].upper() + text[1:])
             case Paused():
                 self.message.emit("Paused")
             case Resumed():
@@ -105,10 +105,11 @@ class TrainingSession:
     def _start(self, event: RunStarted) -> None:
         series = self.series.get(event.run)
         if series is None:
-            series = RunSeries(event.run, event.model)
+            series = RunSeries(event.run, event.model, event.dataset)
             if event.iteration:  # a resumed run: its curve so far comes from the store
                 series.extend(open_run(event.run, self.runs_dir).read_metrics())
             self.series[event.run] = series
+        series.dataset = event.dataset or series.dataset
         series.truncate_after(event.iteration)  # the engine redoes what came after it
         self.live[event.run] = LiveRun(iteration=event.iteration, total=event.total_iterations)
         self.table_stale = True  # the new row appears at the next tick
@@ -153,7 +154,8 @@ class TrainingSession:
                 label = ModelChoice(model.get("name", "?"), shortcut=model.get("shortcut")).label
             else:
                 label = str(model)
-            series = RunSeries(name, label)
+            described = run.config.get("dataset")
+            series = RunSeries(name, label, dataset_label(described) if isinstance(described, dict) else "")
             series.extend(records)
             self.series[name] = series
         return series

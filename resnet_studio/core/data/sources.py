@@ -32,8 +32,11 @@ def load_dataset(
     val_size: int | float = 0,
     seed: int = 0,
     image_size: int | None = None,
+    train_size: int | None = None,
+    test_size: int | None = None,
     cache_dir: str | Path | None = None,
     progress: Progress | None = None,
+    download_progress: Progress | None = None,
 ) -> Dataset:
     """Load a dataset by spec and carve a stratified validation split from its train split.
 
@@ -46,14 +49,19 @@ def load_dataset(
     image_size: for "synthetic" the rendered size (default 32); for folders/zips of small
     images the size every image is resized to (default: as stored); for large images
     the training crop (default 224).
+    train_size, test_size: keep a fixed class-balanced subset of that many training
+    (after validation is carved out) or test images, e.g. for a Figure 6 in minutes on
+    a CPU. Drawn with seed 0 whatever `seed` is, so every seed sees the same images.
     cache_dir: where decoded folders/zips are cached (default `<root>/decoded`).
+    progress(done, total): images decoded; download_progress(done, total): bytes of a
+    CIFAR download, which may raise to cancel it (no partial file is left).
     """
     root = Path(root) if root is not None else default_root()
     kind, _, arg = spec.partition(":")
     if kind == "synthetic" and not arg:
         ds = _load_synthetic(image_size or 32, seed)
     elif kind in ("cifar10", "cifar100") and not arg:
-        ds = _load_cifar(kind, root, download)
+        ds = _load_cifar(kind, root, download, download_progress)
         if image_size and image_size != ds.image_size:  # e.g. 16 px for the CPU demo
             ds.train, ds.test = (resize_split(s, image_size) for s in (ds.train, ds.test))
             ds.image_size = image_size
@@ -65,6 +73,10 @@ def load_dataset(
                         "'folder:PATH' (an ImageFolder tree) or 'zip:PATH' (a zip of one).")
     if val_size:
         ds.train, ds.val = split_train_val(ds.train, val_size, seed)
+    if train_size:
+        ds.train = _balanced_subset(ds.train, train_size, "training")
+    if test_size:
+        ds.test = _balanced_subset(ds.test, test_size, "test")
     if ds.in_memory:
         ds.mean, ds.std, ds.mean_image = image_statistics(ds.train.images)
     return ds
@@ -119,6 +131,19 @@ def split_train_val(
             torch.utils.data.Subset(train, val_idx.tolist()))
 
 
+def _balanced_subset(split: ImageTensors | torch.utils.data.Dataset, size: int, what: str
+                     ) -> ImageTensors | torch.utils.data.Dataset:
+    """`size` images of `split` in the class proportions of the whole (all of it when
+    `size` is not smaller), the same ones on every run."""
+    n = len(_labels_of(split))
+    if size >= n:
+        return split
+    if size < 1:
+        raise DataError(f"A {what} subset of {size} images is empty; pick a size between 1 and {n}.")
+    _rest, subset = split_train_val(split, size, seed=0)
+    return subset
+
+
 def _labels_of(split: ImageTensors | torch.utils.data.Dataset) -> torch.Tensor:
     if isinstance(split, ImageTensors):
         return split.labels
@@ -154,14 +179,22 @@ def image_statistics(
 # --------------------------------------------------------------------------- CIFAR
 
 
-def _load_cifar(kind: str, root: Path, download: bool) -> Dataset:
-    """CIFAR-10/100 through torchvision; offline, a DataError saying which file goes where."""
+def _load_cifar(kind: str, root: Path, download: bool, progress: Progress | None = None) -> Dataset:
+    """CIFAR-10/100 through torchvision; offline, a DataError saying which file goes where.
+
+    The archive is downloaded by core's downloader, not torchvision's (which reports to a
+    terminal bar only): progress, cancel, and no partial file on any failure. The mirror
+    of $RESNET_STUDIO_WEIGHTS_MIRROR applies, as for weights."""
     from torchvision import datasets
 
     cls = datasets.CIFAR10 if kind == "cifar10" else datasets.CIFAR100
+    archive = root / cls.filename
+    extracted = (root / cls.base_folder).is_dir()
+    if download and not extracted and not archive.is_file():
+        _download_archive(cls.url, archive, cls.tgz_md5, progress)
     # With the archive already in root, torchvision's "download" only checks its md5 and
     # extracts it: no network, so a hand-copied archive just works.
-    fetch = download or (root / cls.filename).is_file()
+    fetch = archive.is_file()
     try:
         train = cls(str(root), train=True, download=fetch)
         test = cls(str(root), train=False, download=fetch)
@@ -173,9 +206,31 @@ def _load_cifar(kind: str, root: Path, download: bool) -> Dataset:
     return Dataset(name, list(train.classes), 32, to_tensors(train), None, to_tensors(test))
 
 
+# What to do without CIFAR-10 and without a network: the demo still runs.
+OFFLINE_FALLBACK = ("Offline, the built-in synthetic data (--dataset synthetic; 'Synthetic' under "
+                    "Dataset in the window) runs the same comparison.")
+
+
+def _download_archive(url: str, dest: Path, md5: str, progress: Progress | None) -> None:
+    import hashlib
+
+    from resnet_studio.core.errors import WeightsError
+    from resnet_studio.core.weights.download import download
+
+    try:
+        download(url, dest, progress)
+    except WeightsError as exc:  # its message names the URL and where to put the file
+        raise DataError(f"{exc} {OFFLINE_FALLBACK}") from exc
+    digest = hashlib.md5(dest.read_bytes(), usedforsecurity=False).hexdigest()
+    if digest != md5:
+        dest.unlink()
+        raise DataError(f"The download of {url} is damaged or is another file (md5 {digest}, "
+                        f"expected {md5}). Try again, or place the right file at {dest} by hand.")
+
+
 def _cifar_missing_message(cls: type, root: Path, download: bool, exc: Exception) -> str:
     what = "could not be downloaded" if download else "is not there"
     return (f"{cls.__name__} {what} ({type(exc).__name__}: {exc}). Download {cls.url} "
             f"(md5 {cls.tgz_md5}) on a machine with internet access and put it at "
             f"{root / cls.filename}; it is unpacked into {root / cls.base_folder} on the next "
-            "load. Or choose another data folder.")
+            f"load. Or choose another data folder. {OFFLINE_FALLBACK}")

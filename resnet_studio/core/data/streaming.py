@@ -115,3 +115,4 @@ def describe(ds: Dataset) -> dict[str, object]:
     return {"name": ds.name, "classes": list(ds.class_names), "image_size": ds.image_size,
             "train": size(ds.train), "val": size(ds.val), "test": size(ds.test),
             "skipped_files": ds.skipped_files, "mean": list(ds.mean), "std": list(ds.std)}
+

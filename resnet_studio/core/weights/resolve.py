@@ -25,7 +25,7 @@ from resnet_studio.core.weights.pretrained import (
     is_pretrained_name,
     pretrained_names,
 )
-from resnet_studio.core.weights.shipped import RANDOM, shipped_weights
+from resnet_studio.core.weights.shipped import RANDOM, ShippedWeights, shipped_weights
 
 
 def network_name(model: str) -> str:
@@ -77,9 +77,7 @@ def resolve_model_and_weights(
         return load_weights(None, model.strip(), progress=progress)
     name = network_name(model) if model is not None else None
     if weights is None and name is not None and (shipped := shipped_weights(name)) is not None:
-        result = load_weights(name, shipped.path)
-        result.shipped = shipped
-        return result
+        return load_shipped(shipped)
     if weights is None or str(weights).strip() == RANDOM:
         if require_weights or name is None:
             raise WeightsError(
@@ -89,6 +87,14 @@ def resolve_model_and_weights(
             )
         return None
     return load_weights(name, weights_source(weights, runs_dir), progress=progress)
+
+
+def load_shipped(shipped: ShippedWeights) -> LoadResult:
+    """The weights shipped in the package for a net, loaded, with their provenance
+    (`result.shipped`: what the window and `predict` call them)."""
+    result = load_weights(shipped.name, shipped.path)
+    result.shipped = shipped
+    return result
 
 
 def weights_source(weights: str | os.PathLike, runs_dir: str | os.PathLike | None = None) -> Any:
