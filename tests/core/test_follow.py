@@ -244,6 +244,20 @@ def test_a_missing_folder_is_quiet_a_vanished_one_is_an_error(tmp_path):
     assert poll.error == "" and [s.name for s in poll.listing] == ["a"]
 
 
+def test_an_unmounted_mount_point_is_an_error_not_every_run_deleted(tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    finished_run(root, "a")
+    follower = StoreFollower(root)
+    assert [s.name for s in follower.poll().listing] == ["a"]
+    os.rename(root / "a", tmp_path / "a")  # what was mounted there is gone...
+    monkeypatch.setattr(follow_module, "_device_of", lambda folder: -1)  # ...and its device
+    poll = follower.poll()
+    assert "mount seems to be gone" in poll.error and poll.removed == () and poll.listing is None
+    os.rename(tmp_path / "a", root / "a")  # mounted again (a new device number, runs in it)
+    poll = follower.poll(full=True)
+    assert poll.error == "" and [s.name for s in poll.listing] == ["a"]
+
+
 def test_a_folder_that_cannot_be_read_is_an_error(tmp_path):
     root = tmp_path / "runs"
     root.write_text("not a folder")

@@ -47,6 +47,7 @@ class PollRequest:
     follow: frozenset[str]
     skip: frozenset[str]
     full: bool
+    expected: bool  # runs were seen in the folder: its absence is an error
     generation: int
 
 
@@ -78,6 +79,7 @@ class RunWatch:
         self.problem = ""
         self._generation = 0
         self._want_listing = True
+        self._expected = False
         self._summaries: dict[str, RunSummary] = {}
         self._rates: dict[str, tuple[int, float]] = {}  # name -> (iteration, wall_time)
         self._grew_at: dict[str, float] = {}
@@ -92,10 +94,11 @@ class RunWatch:
         """Watch another folder; a poll of the previous one still running is ignored."""
         self.__init__(runs_dir, self.interval_s, self.max_interval_s)
 
-    def listing_loaded(self) -> None:
-        """The panel listed the store itself: a poll that began before is older, so its
-        listing is not drawn (the next poll gives a full one instead)."""
+    def listing_loaded(self, rows: int = 0) -> None:
+        """The panel listed the store itself (``rows`` runs): a poll that began before
+        is older, so its listing is not drawn (the next poll gives a full one)."""
         self._generation += 1
+        self._expected = self._expected or rows > 0
 
     def delay_s(self) -> float:
         """Seconds until the next poll: the interval, doubled per failure, capped."""
@@ -105,12 +108,14 @@ class RunWatch:
         """The next poll: follow the drawn runs, skip those of the panel's own job."""
         own = frozenset(own)
         full, self._want_listing = self._want_listing, False
-        return PollRequest(self.follower, frozenset(shown) - own, own, full, self._generation)
+        return PollRequest(self.follower, frozenset(shown) - own, own, full, self._expected,
+                           self._generation)  # fmt: skip
 
     @staticmethod
     def poll(request: PollRequest) -> StorePoll:
         """The filesystem part (in a worker thread: it may block on a slow mount)."""
-        return request.follower.poll(request.follow, request.skip, full=request.full)
+        return request.follower.poll(request.follow, request.skip, full=request.full,
+                                     expected=request.expected)  # fmt: skip
 
     def apply(self, request: PollRequest, poll: StorePoll, session: TrainingSession,
               now: float | None = None) -> WatchOutcome:  # fmt: skip
@@ -125,7 +130,6 @@ class RunWatch:
             return out
         if self.failures or self.problem:
             self.failures, self.problem, out.problem = 0, "", ""
-            self._want_listing = True
         now = time.monotonic() if now is None else now
         for name in poll.removed:
             self._forget(name)

@@ -47,6 +47,11 @@ def _read_at(path: Path, start: int, size: int) -> bytes:
         return f.read(size)
 
 
+def _device_of(folder: Path) -> int:
+    """The filesystem ``folder`` is on (it changes when a mount point is unmounted)."""
+    return os.stat(folder).st_dev
+
+
 def _identity(st: os.stat_result) -> tuple[int, int]:
     return st.st_dev, st.st_ino
 
@@ -201,25 +206,35 @@ class StoreFollower:
         self._tails: dict[str, JsonlTail] = {}
         self._turns: dict[str, int] = {}  # round-robin positions, per group of runs
         self._seen_folder = False
+        self._device: int | None = None  # the filesystem the runs were seen on
 
     def poll(self, follow: Collection[str] = (), skip: Collection[str] = (),
-             full: bool = False) -> StorePoll:  # fmt: skip
+             full: bool = False, expected: bool = False) -> StorePoll:  # fmt: skip
         """Look at the folder once. ``follow``: runs whose curves are drawn (their
         metrics are read in full, from the start). Running runs are followed too,
         from near the end of their file, for their progress. ``skip``: runs whose
         metrics come another way (the window's own training): not read. ``full``:
-        give the listing even if nothing changed."""
+        give the listing even if nothing changed. A missing folder is an error once
+        it has been seen, or if ``expected`` (the caller saw runs in it); else it is
+        only not made yet."""
         try:
+            device = _device_of(self.folder)
             folders = {p.name: p for p in run_folders(self.folder)}
         except FileNotFoundError:
-            if not self._seen_folder:  # not made yet (no run so far): no error
+            if not (self._seen_folder or expected):  # not made yet (no run so far)
                 return StorePoll(self.folder)
             return StorePoll(self.folder, error=f"The runs folder {self.folder} is gone "
                              "(a disconnected drive or network mount?).")  # fmt: skip
         except OSError as exc:
             return StorePoll(self.folder, error=f"The runs folder {self.folder} cannot be "
                              f"read ({one_line(exc)}).")  # fmt: skip
-        self._seen_folder = True
+        if device != self._device and self._device is not None and self._summaries and not folders:
+            # An unmounted mount point is an empty folder of the parent filesystem: not
+            # every run deleted at once. (A remount with runs in it is simply accepted.)
+            return StorePoll(self.folder, error=f"The runs folder {self.folder} is empty and "
+                             "on another filesystem than before: its drive or network mount "
+                             "seems to be gone.")  # fmt: skip
+        self._seen_folder, self._device = True, device
         removed = tuple(sorted(n for n in self._summaries if n not in folders))
         for name in removed:
             self._drop(name)
