@@ -4,7 +4,8 @@ One table rather than a "this session" list plus a "history" list: a run started
 simply the newest row of the store, and ticking a row overlays its curves whether it
 is training or finished a month ago. Rows come from `list_runs` (config.json and
 status.json per run, never metrics files), so opening a folder of hundreds of runs
-is instant; metrics are read only for rows that get ticked.
+is instant; metrics are read only for rows that get ticked (and, by the panel's
+watcher, the newest lines of runs that another process is training).
 
 The progress column is painted by a delegate instead of a QProgressBar per row, so a
 table of hundreds of runs stays one widget, and live updates are plain item changes.

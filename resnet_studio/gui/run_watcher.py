@@ -29,18 +29,20 @@ STOP_WAIT_S = 5.0  # closing waits this long for a poll stuck on a dead mount
 
 
 class RunStoreWatcher(QObject):
-    """Polls `session.runs_dir`. Signals: `outcome_ready(WatchOutcome)` after each poll,
-    `waiting(text)` when one has not answered for `watch.SLOW_S` seconds."""
+    """Polls `session.runs_dir` while `visible()` (a hidden tab or a closed window costs
+    nothing; shown again, it polls at once). Signals: `outcome_ready(WatchOutcome)`
+    after each poll, `waiting(text)` when one has not answered for `watch.SLOW_S` s."""
 
     outcome_ready = Signal(object)
     waiting = Signal(str)
 
     def __init__(self, session: TrainingSession, shown: Callable[[], Iterable[str]],
-                 own: Callable[[], Iterable[str]], parent: QObject | None = None) -> None:  # fmt: skip
+                 own: Callable[[], Iterable[str]], visible: Callable[[], bool],
+                 parent: QObject | None = None) -> None:  # fmt: skip
         super().__init__(parent)
         self.session = session
         self.watch = RunWatch(session.runs_dir)
-        self._shown, self._own = shown, own
+        self._shown, self._own, self._visible = shown, own, visible
         self._worker: Worker | None = None
         self._request: PollRequest | None = None
         self._started_at = 0.0
@@ -84,7 +86,7 @@ class RunStoreWatcher(QObject):
                 self.waiting.emit(f"Waiting for the runs folder {self.watch.folder}: no answer "
                                   f"for {slow:.0f} s (a slow or disconnected mount?)…")  # fmt: skip
             return
-        if now < self._due:
+        if now < self._due or not self._visible():
             return
         self._request = self.watch.request(self._shown(), self._own())
         self._started_at = now

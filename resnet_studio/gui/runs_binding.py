@@ -40,7 +40,7 @@ class RunsBinding(QObject):
         super().__init__(parent)
         self.session, self.plots, self.runs = session, plots, runs
         self._show_message = show_message
-        self.watcher = RunStoreWatcher(session, plots.run_names, own_runs, self)
+        self.watcher = RunStoreWatcher(session, plots.run_names, own_runs, runs.isVisible, self)
         self.watcher.outcome_ready.connect(self._on_watcher_outcome_ready)
         self.watcher.waiting.connect(self._on_watcher_waiting)
         runs.overlay_toggled.connect(self._on_runs_overlay_toggled)

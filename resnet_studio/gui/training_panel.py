@@ -14,6 +14,9 @@ How the window stays smooth while a comparison trains:
 - Everything a run produces is already in the run store, so Stop, closing the window
   and a crash all leave resumable runs; the session can rebuild any curve from
   `metrics.jsonl`, which is how ticked runs come back after a restart.
+- The runs table, ticked curves and the polling of the folder for runs that other
+  processes write (a terminal, a cluster) are the run-store side, `RunsBinding`
+  (gui/runs_binding.py); its polls run in a worker thread, never in this one.
 
 The window builds it with a `PanelContext`, connects File > Export Plot to
 `export_plot`, and with `context.demo` calls `start_demo()`.

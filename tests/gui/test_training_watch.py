@@ -44,6 +44,7 @@ def runs_dir(tmp_path, monkeypatch):
 def panel(qtbot, runs_dir):
     widget = TrainingPanel(PanelContext(ModelState(), persist=False), runs_dir=runs_dir)
     qtbot.addWidget(widget)
+    widget.show()  # a hidden panel does not poll
     yield widget
     widget.shutdown()
 
@@ -133,6 +134,15 @@ def test_a_run_deleted_while_shown_leaves_quietly(qtbot, panel, runs_dir):
     assert "doomed was deleted" in panel.job_bar.message()  # a line, not a dialog
 
 
+def test_a_hidden_panel_does_not_poll(qtbot, panel, runs_dir):
+    panel.hide()  # another tab is shown, or the window closed
+    finished_run(runs_dir, "later")
+    qtbot.wait(1500)
+    assert panel.runs.names() == [] and not panel.store.watcher.is_polling()
+    panel.show()
+    qtbot.waitUntil(lambda: panel.runs.names() == ["later"], timeout=5_000)
+
+
 def test_a_vanished_folder_is_a_message_and_polling_backs_off(qtbot, panel, runs_dir, tmp_path):
     finished_run(runs_dir, "a")
     panel.refresh_runs()
@@ -161,6 +171,7 @@ def test_a_mount_that_does_not_answer_never_freezes_the_window(qtbot, runs_dir, 
     monkeypatch.setattr(watch_module, "SLOW_S", 0.5)
     widget = TrainingPanel(PanelContext(ModelState(), persist=False), runs_dir=runs_dir)
     qtbot.addWidget(widget)
+    widget.show()
     try:
         qtbot.waitUntil(widget.store.watcher.is_polling, timeout=5_000)
         ticks = []
@@ -177,3 +188,17 @@ def test_a_mount_that_does_not_answer_never_freezes_the_window(qtbot, runs_dir, 
     finally:
         release.set()
         widget.shutdown()
+
+
+def test_the_panels_own_runs_are_drawn_once(qtbot, panel, runs_dir):
+    """Its own job's points come from its events; the polls, which run meanwhile and
+    go on after the job, add none of them a second time."""
+    from tests.gui.test_training_panel import PAIR, tiny_recipe
+
+    with qtbot.waitSignal(panel.training_ended, timeout=TIMEOUT_MS) as ended:
+        assert panel.start(PAIR[1:], tiny_recipe(iterations=24, eval_every=8))
+    [result] = ended.args[0]
+    qtbot.wait(2500)  # two polls after the job: the run is now followed like any other
+    stored = open_run(result.name, runs_dir).read_metrics()
+    assert drawn_iterations(panel, result.name) == [r["iteration"] for r in stored if "loss" in r]
+    assert panel.session.series[result.name].records == stored
