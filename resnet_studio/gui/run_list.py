@@ -4,7 +4,8 @@ One table rather than a "this session" list plus a "history" list: a run started
 simply the newest row of the store, and ticking a row overlays its curves whether it
 is training or finished a month ago. Rows come from `list_runs` (config.json and
 status.json per run, never metrics files), so opening a folder of hundreds of runs
-is instant; metrics are read only for rows that get ticked.
+is instant; metrics are read only for rows that get ticked (and, by the panel's
+watcher, the newest lines of runs that another process is training).
 
 The progress column is painted by a delegate instead of a QProgressBar per row, so a
 table of hundreds of runs stays one widget, and live updates are plain item changes.
@@ -117,6 +118,8 @@ class RunsTable(QWidget):
         self._checked: set[str] = set()
         self._updating = False
         self._busy = False
+        self._count_text = ""
+        self._problem = ""
         self._build()
 
     def _build(self) -> None:
@@ -140,7 +143,8 @@ class RunsTable(QWidget):
 
         self.count_label = QLabel()
         self.refresh_button = QPushButton("Refresh")
-        self.refresh_button.setToolTip("Read the run store again (runs written by the CLI appear)")
+        self.refresh_button.setToolTip("Read the run store again now (it is also read about "
+                                       "once a second, for runs written by other processes)")
         self.resume_button = QPushButton("Resume")
         self.resume_button.setToolTip("Continue the selected cancelled, failed or stale runs "
                                       "from their last checkpoints")  # fmt: skip
@@ -192,6 +196,7 @@ class RunsTable(QWidget):
         ticked without emitting `overlay_toggled` (their curves are already shown)."""
         checked, colors = set(checked), colors or {}
         summaries = list(summaries)
+        selected = self.selected_names()  # a reload (a poll saw a change) keeps them
         self._updating = True
         self.table.setUpdatesEnabled(False)
         try:
@@ -199,6 +204,7 @@ class RunsTable(QWidget):
             self.table.setRowCount(len(summaries))
             self._rows.clear()
             self._status.clear()
+            self._live.clear()  # the rows still training get `set_live` again
             self._checked = {s.name for s in summaries if s.name in checked}
             for row, summary in enumerate(summaries):
                 self._rows[summary.name] = row
@@ -207,8 +213,23 @@ class RunsTable(QWidget):
             self.table.setUpdatesEnabled(True)
             self._updating = False
         total = len(summaries)
-        self.count_label.setText(f"{total} run{'s' if total != 1 else ''} in the store")
+        self._count_text = f"{total} run{'s' if total != 1 else ''} in the store"
+        self.show_problem(self._problem)
+        self.select(selected)
         self._on_table_selection_changed()
+
+    def show_problem(self, text: str) -> None:
+        """Say above the table that the runs folder does not answer ("" when it does
+        again): the rows shown are then the last ones read."""
+        self._problem = text
+        self.count_label.setText(text or self._count_text)
+        self.count_label.setToolTip(text)
+        self.count_label.setWordWrap(bool(text))
+        color = status_color("error").name() if text else ""
+        self.count_label.setStyleSheet(f"color: {color}" if color else "")
+
+    def problem(self) -> str:
+        return self._problem
 
     def _fill_row(self, row: int, summary: Any, checked: bool, color: QColor | None) -> None:
         status = STALE if summary.stale else summary.status
@@ -323,7 +344,8 @@ class RunsTable(QWidget):
         self.resume_button.setEnabled(
             bool(names) and not busy and all(self._status.get(n) in RESUMABLE_STATUSES for n in names)
         )
-        self.delete_button.setEnabled(bool(names) and not busy and not (set(names) & self._live))
+        live = set(names) & self._live  # trained here or by another process
+        self.delete_button.setEnabled(bool(names) and not busy and not live)
 
     @Slot()
     def _on_resume_clicked(self) -> None:

@@ -14,6 +14,9 @@ How the window stays smooth while a comparison trains:
 - Everything a run produces is already in the run store, so Stop, closing the window
   and a crash all leave resumable runs; the session can rebuild any curve from
   `metrics.jsonl`, which is how ticked runs come back after a restart.
+- The runs table, ticked curves and the polling of the folder for runs that other
+  processes write (a terminal, a cluster) are the run-store side, `RunsBinding`
+  (gui/runs_binding.py); its polls run in a worker thread, never in this one.
 
 The window builds it with a `PanelContext`, connects File > Export Plot to
 `export_plot`, and with `context.demo` calls `start_demo()`.
@@ -31,12 +34,12 @@ from PySide6.QtWidgets import QMessageBox, QScrollArea, QSplitter, QVBoxLayout, 
 
 from resnet_studio.app.training.session import TrainingSession, failure_text, job_summary
 from resnet_studio.core.errors import StudioError
-from resnet_studio.core.runs import default_runs_dir, delete_run, list_runs, open_run
+from resnet_studio.core.runs import default_runs_dir, open_run
 from resnet_studio.core.training_events import TrainingEvent
-from resnet_studio.gui import settings
 from resnet_studio.gui.panel import PanelContext
 from resnet_studio.gui.plots import PlotControls, TrainingPlots, ask_export_path
 from resnet_studio.gui.run_list import RunsTable
+from resnet_studio.gui.runs_binding import RunsBinding
 from resnet_studio.gui.training_form import FIGURE6_MODELS, JobBar, TrainingForm
 from resnet_studio.gui.training_worker import TrainingWorker
 
@@ -79,7 +82,9 @@ class TrainingPanel(QWidget):
         self._timer.timeout.connect(self._on_redraw_timer_timeout)
         self._timer.start()
         self.refresh_runs()
-        self._restore_overlays()
+        if self._persist:
+            self.store.restore_overlays()
+        self.store.watcher.start()  # runs other processes write: polled off this thread
 
     @property
     def runs_dir(self) -> Path:
@@ -87,7 +92,7 @@ class TrainingPanel(QWidget):
 
     @runs_dir.setter
     def runs_dir(self, folder: str | Path) -> None:
-        self.session.runs_dir = Path(folder)
+        self.store.set_folder(folder)
 
     # ------------------------------------------------------------------ building
     def _build(self) -> None:
@@ -113,10 +118,10 @@ class TrainingPanel(QWidget):
         self.controls = PlotControls(self.plots)
         self.controls.export_requested.connect(self._on_controls_export_requested)
         self.runs = RunsTable()
-        self.runs.overlay_toggled.connect(self._on_runs_overlay_toggled)
         self.runs.resume_requested.connect(self._on_runs_resume_requested)
         self.runs.delete_requested.connect(self._on_runs_delete_requested)
-        self.runs.refresh_requested.connect(self.refresh_runs)
+        self.store = RunsBinding(self.session, self.plots, self.runs, self._show_message,
+                                 self._own_runs, self)  # fmt: skip
         right = QSplitter(Qt.Orientation.Vertical)
         top = QWidget()
         top_layout = QVBoxLayout(top)
@@ -157,8 +162,10 @@ class TrainingPanel(QWidget):
     def shutdown(self) -> None:
         """Window closing: stop the engine, join its thread (the store has everything)."""
         self._timer.stop()
+        self.store.shutdown()
         self.session.message.disconnect(self._show_message)
-        self._save_overlays()
+        if self._persist:
+            self.store.save_overlays()
         worker, self._worker = self._worker, None
         if worker is not None:
             worker.cancel()
@@ -186,7 +193,7 @@ class TrainingPanel(QWidget):
             self._show_message(str(exc).strip('"'), "error")
             return False
         for name in list(self.runs.checked_names()):  # a fresh Figure 6
-            self._hide_run(name)
+            self.store.hide_run(name)
         self._launch(TrainingWorker("train", models, recipe=recipe, runs_dir=str(self.runs_dir)),
                      f"Training {len(models)} net{'s' if len(models) > 1 else ''}…")  # fmt: skip
         return True
@@ -232,19 +239,7 @@ class TrainingPanel(QWidget):
 
     def refresh_runs(self) -> None:
         """Read the run store again (config.json + status.json per run: fast)."""
-        self.session.table_stale = False
-        try:
-            summaries = list_runs(self.runs_dir)
-        except OSError as exc:
-            self._show_message(f"Cannot read the runs folder {self.runs_dir}: {exc}", "error")
-            summaries = []
-        shown = self.plots.run_names()
-        self.runs.load(summaries, checked=shown,
-                       colors={name: self.plots.color_of(name) for name in shown})  # fmt: skip
-        self.session.touch_live()  # the rows were rebuilt from the store: refill them
-        for name, live in self.session.live.items():
-            if name not in shown and live.shown:
-                self._show_run(name)
+        self.store.refresh()
 
     def export_plot(self, suffix: str | None = None) -> None:
         """File > Export Plot…: ask for a file, then write PNG, SVG or CSV by its suffix."""
@@ -260,14 +255,7 @@ class TrainingPanel(QWidget):
 
     def delete_runs(self, names: list[str]) -> None:
         """Delete without asking (the dialog is the slot's job)."""
-        for name in names:
-            self._hide_run(name)
-            self.session.forget(name)
-            try:
-                delete_run(name, self.runs_dir)
-            except (StudioError, OSError) as exc:
-                self._show_message(str(exc), "error")
-        self.refresh_runs()
+        self.store.delete(names)
 
     # ------------------------------------------------------------------ jobs
     def _launch(self, worker: TrainingWorker, message: str) -> None:
@@ -313,39 +301,6 @@ class TrainingPanel(QWidget):
         self._on_redraw_timer_timeout()  # the last points, now
         self.training_ended.emit(results)
 
-    # ------------------------------------------------------------------ overlays
-    def _show_run(self, name: str) -> bool:
-        """Draw a run's curves; a past run's points come from its metrics.jsonl."""
-        try:
-            series = self.session.series_for(name)
-        except (StudioError, OSError) as exc:
-            self._show_message(str(exc), "error")
-            return False
-        self.session.set_shown(name, True)
-        color = self.plots.add_run(series)
-        self.runs.set_color(name, color)
-        self.runs.set_checked(name, True)
-        return True
-
-    def _hide_run(self, name: str) -> None:
-        self.plots.remove_run(name)
-        self.runs.set_color(name, None)
-        self.runs.set_checked(name, False)
-        self.session.set_shown(name, False)
-
-    def _restore_overlays(self) -> None:
-        """Tick again the runs that were ticked when the app last closed."""
-        if not self._persist:
-            return
-        names = settings.app_settings().value("training/overlays", [], type=list) or []
-        for name in names:
-            if name in self.runs.names():
-                self._show_run(name)
-
-    def _save_overlays(self) -> None:
-        if self._persist:
-            settings.app_settings().setValue("training/overlays", self.runs.checked_names())
-
     # ------------------------------------------------------------------ slots
     @Slot()
     def _on_redraw_timer_timeout(self) -> None:
@@ -378,13 +333,6 @@ class TrainingPanel(QWidget):
     def _on_controls_export_requested(self, suffix: str) -> None:
         self.export_plot(suffix)
 
-    @Slot(str, bool)
-    def _on_runs_overlay_toggled(self, name: str, shown: bool) -> None:
-        if not shown:
-            self._hide_run(name)
-        elif not self._show_run(name):
-            self.runs.set_checked(name, False)
-
     @Slot(list)
     def _on_runs_resume_requested(self, names: list) -> None:
         self.resume_runs(names)
@@ -404,6 +352,10 @@ class TrainingPanel(QWidget):
         self.form.add_model(self._context.model.choice.name)
 
     # ------------------------------------------------------------------ helpers
+    def _own_runs(self) -> set[str]:
+        """The runs of the job training now: their points come from its events."""
+        return set(self.session.live) if self._worker is not None else set()
+
     def _update_buttons(self) -> None:
         running = self._worker is not None
         self.job_bar.set_running(running)

@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -201,24 +201,35 @@ def _find_run(name_or_path: str | os.PathLike[str], root: Path) -> Path:
     raise TrainingError(f"No run named '{text}' in {root}. List runs to see their names.")
 
 
+def run_folders(root: Path) -> list[Path]:
+    """The candidate run folders of ``root`` (not hidden: a run being deleted is renamed
+    to a hidden name). One directory read; an unreadable or missing ``root`` raises
+    OSError, for a caller that must tell a vanished mount from an empty folder."""
+    with os.scandir(root) as entries:
+        return [Path(e.path) for e in entries if not e.name.startswith(".") and e.is_dir()]
+
+
 def _run_dirs(root: Path) -> Iterator[Path]:
     with contextlib.suppress(FileNotFoundError):
-        for entry in os.scandir(root):
-            if not entry.name.startswith(".") and entry.is_dir():
-                yield Path(entry.path)
+        yield from run_folders(root)
 
 
 def list_runs(runs_dir: str | os.PathLike[str] | None = None) -> list[RunSummary]:
     """Every run, newest first, from config.json + status.json only. A folder with a
     malformed file is listed with status "damaged", one with a missing or unreadable
     file "unknown", each with the reason (the file, what is wrong, what to do)."""
-    summaries = [s for s in map(_summarize, _run_dirs(_root(runs_dir))) if s is not None]
+    return newest_first(s for s in map(summarize_run, _run_dirs(_root(runs_dir))) if s is not None)
+
+
+def newest_first(summaries: Iterable[RunSummary]) -> list[RunSummary]:
+    """The listing's order: newest first (creation time, then name)."""
     epoch = datetime.min.replace(tzinfo=timezone.utc)
-    summaries.sort(key=lambda s: (s.created or epoch, s.name), reverse=True)
-    return summaries
+    return sorted(summaries, key=lambda s: (s.created or epoch, s.name), reverse=True)
 
 
-def _summarize(path: Path) -> RunSummary | None:
+def summarize_run(path: Path) -> RunSummary | None:
+    """The row of one run folder (as `list_runs` lists it), or None if ``path`` is not
+    a run folder at all (neither config.json nor status.json)."""
     config, status, problems, damage = {}, {}, [], False
     for filename, target, check, advice in ((CONFIG, config, check_config, CONFIG_ADVICE),
                                              (STATUS, status, check_status, STATUS_ADVICE)):
