@@ -37,6 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--demo", action="store_true",
         help="training panel: run a quick comparison for a few seconds first (for screenshots)",
     )
+    app.add_argument(
+        "--view", choices=("activations", "residual", "gradcam", "figure7", "compare"),
+        help="inspection panel: the view in the screenshot; figure7 and compare load the twin",
+    )
+    app.add_argument(
+        "--runs-dir", metavar="DIR", dest="app_runs_dir",
+        help="the run store the window lists, trains into and watches (default: "
+             "$RESNET_STUDIO_RUNS_DIR or the user data folder), e.g. a cluster's shared folder",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     models = commands.add_parser("models", help="list the model zoo")

@@ -45,6 +45,16 @@ NICENESS = 5
 STOP_GRACE_S = 60.0
 
 
+def _studio_errors() -> dict[str, type]:
+    from resnet_studio.core import errors
+
+    return {name: cls for name, cls in vars(errors).items()
+            if isinstance(cls, type) and issubclass(cls, errors.StudioError)}  # fmt: skip
+
+
+_STUDIO_ERRORS = _studio_errors()
+
+
 class TrainingProcessError(RuntimeError):
     """An unexpected error in the child; `child_traceback` is the child's traceback."""
 
@@ -150,8 +160,9 @@ class TrainingProcess:
             elif kind == "result":
                 return [RunResult(**result) for result in message["results"]]
             elif kind == "error":
-                if message.get("studio"):
-                    raise StudioError(message["message"])
+                if message.get("studio"):  # the same kind of StudioError, with its message
+                    kind = _STUDIO_ERRORS.get(message.get("type", ""), StudioError)
+                    raise kind(message["message"])
                 raise TrainingProcessError(message["message"], message.get("traceback", ""))
 
     def _death_message(self) -> str:
@@ -233,7 +244,8 @@ def _child_main(conn: Any, job_text: str) -> None:
                             on_event=on_event, control=control)  # fmt: skip
         reply = {"kind": "result", "results": [asdict(result) for result in results]}
     except StudioError as exc:
-        reply = {"kind": "error", "studio": True, "message": str(exc).strip('"')}
+        reply = {"kind": "error", "studio": True, "message": str(exc).strip('"'),
+                 "type": type(exc).__name__}
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides
         reply = {"kind": "error", "studio": False, "message": f"{type(exc).__name__}: {exc}",
                  "traceback": traceback.format_exc()}  # fmt: skip

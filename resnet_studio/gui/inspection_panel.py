@@ -179,6 +179,21 @@ class InspectionPanel(QWidget):
     def load_sample(self) -> None:
         self.open_paths([str(path) for path in sample_paths()])
 
+    def show_view(self, key: str) -> None:
+        """Bring the view `key` ("activations", "figure7", … : app.inspection.views) to the front."""
+        keys = [v.key for v in VIEWS]
+        if key not in keys:
+            raise ValueError(f"no view {key!r}; the views are {', '.join(keys)}")
+        self.tabs.setCurrentIndex(keys.index(key))
+
+    def compare_with_twin(self) -> None:
+        """Load the current network's plain/residual twin as the second model (with its
+        default weights: the shipped ones, when it ships trained), as "Plain twin" + Load."""
+        self.compare_bar.twin_button.click()
+        name = self.compare_bar.name_edit.text().strip()
+        if name:
+            self._on_compare_load_requested(name, "")
+
     def show_message(self, text: str, kind: str = "info") -> None:
         """The line under the strip (errors stay until the next message)."""
         self.message.setStyleSheet(f"color: {status_color(kind, self.palette()).name()};")

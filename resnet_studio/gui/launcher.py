@@ -20,6 +20,7 @@ import socket
 import sys
 import traceback
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 EXIT_USER_ERROR = 2
@@ -177,6 +178,11 @@ def run_app(options: Any = None) -> int:
     """
     screenshot = _option(options, "screenshot")
     env = os.environ
+    runs_dir = _option(options, "app_runs_dir")
+    if runs_dir:  # the one setting every reader of the run store follows (core.runs)
+        from resnet_studio.core.runs.layout import ENV_RUNS_DIR
+
+        env[ENV_RUNS_DIR] = str(Path(runs_dir).expanduser().resolve())
     if screenshot and not env.get("QT_QPA_PLATFORM") and not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
         env["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
     problem = qt_platform_problem()
@@ -210,7 +216,8 @@ def run_app(options: Any = None) -> int:
         if screenshot:
             from resnet_studio.gui.screenshot import take_screenshot
 
-            code = take_screenshot(app, window, screenshot, _option(options, "panel") or "model")
+            code = take_screenshot(app, window, screenshot, _option(options, "panel") or "model",
+                                   view=_option(options, "view"))
         else:
             window.show()
             QTimer.singleShot(100, window.start_loading)  # after the first paint

@@ -23,12 +23,14 @@ SETTLE_POLLS = 3  # ready for a few polls in a row: layouts and paints have caug
 
 
 def take_screenshot(
-    app: QApplication, window: MainWindow, path: str | Path, panel: str = "model", timeout_s: float = 180.0
+    app: QApplication, window: MainWindow, path: str | Path, panel: str = "model", timeout_s: float = 180.0,
+    view: str | None = None,
 ) -> int:
-    """Run the event loop until the window is ready, grab it into `path`; 0 on success."""
+    """Run the event loop until the window is ready, grab it into `path`; 0 on success.
+    `view`: the Inspection panel's view to show (figure7 and compare load the twin)."""
     path = Path(path)
     title = PANELS.get(panel, panel.title())
-    state = {"code": 1, "ready_polls": 0}
+    state: dict = {"code": 1, "ready_polls": 0}
     deadline = time.monotonic() + timeout_s
     window.show()
     window.start_loading()
@@ -45,6 +47,13 @@ def take_screenshot(
             finish(2)
             return
         window.show_panel(title)
+        if view and not state.get("view_set") and window.is_ready():
+            state["view_set"] = True  # once the network and its weights are in
+            inspection = window.inspection
+            inspection.show_view(view)
+            if view in ("figure7", "compare"):
+                inspection.compare_with_twin()
+            return
         ready = window.is_ready()
         state["ready_polls"] = state["ready_polls"] + 1 if ready else 0
         timed_out = time.monotonic() > deadline

@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import QMessageBox, QScrollArea, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMessageBox, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from resnet_studio.app.training.session import TrainingSession, failure_text, job_summary
-from resnet_studio.core.errors import StudioError
+from resnet_studio.core.errors import DataError, StudioError
 from resnet_studio.core.runs import default_runs_dir, open_run
 from resnet_studio.core.training_events import TrainingEvent
 from resnet_studio.gui.panel import PanelContext
@@ -127,6 +127,9 @@ class TrainingPanel(QWidget):
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addWidget(self.controls)
+        self.data_label = QLabel()  # CIFAR-10 or the synthetic fallback, said above the curves
+        self.data_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        top_layout.addWidget(self.data_label)
         top_layout.addWidget(self.plots, 1)
         right.addWidget(top)
         right.addWidget(self.runs)
@@ -289,6 +292,16 @@ class TrainingPanel(QWidget):
             getattr(exc, "child_traceback", "") or worker.traceback_text)  # fmt: skip
         self._show_message(failure_text(exc), "error", details)
         self._end_job([])
+        recipe = worker.recipe if worker is not None else None
+        if isinstance(exc, DataError) and recipe is not None and recipe.dataset in ("cifar10", "cifar100"):
+            self._offer_synthetic(str(exc))
+
+    def _offer_synthetic(self, problem: str) -> None:
+        """CIFAR could not be had (offline): the same comparison on synthetic data, if asked."""
+        if ask(self, "CIFAR not available", f"{problem}\n\nTrain the same nets on the built-in "
+               "synthetic data instead? Its curves are labelled as synthetic, not CIFAR-10."):  # fmt: skip
+            self.form.use_synthetic()
+            self.start()
 
     @Slot()
     def _on_worker_cancelled(self) -> None:
@@ -307,6 +320,8 @@ class TrainingPanel(QWidget):
         if self.session.table_stale:
             self.refresh_runs()
         self.plots.redraw()
+        self.data_label.setText(self.session.data_label())
+        self.data_label.setVisible(bool(self.data_label.text()))
         for name, live in self.session.take_changed().items():
             self.runs.set_live(name, live)
 

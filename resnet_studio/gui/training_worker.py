@@ -67,6 +67,7 @@ class TrainingWorker(Worker):
         from resnet_studio.core.train import TrainControl
 
         self.train_control = TrainControl()
+        self.recipe = recipe  # what a failure is about (the panel offers a fallback)
         super().__init__(_train_job, kind, list(targets), recipe, overrides,
                          runs_dir, self.train_control)  # fmt: skip
         self.name = f"training:{kind}"

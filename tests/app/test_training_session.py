@@ -148,3 +148,15 @@ def test_the_status_line_of_a_job_end():
     assert job_summary([]) == ("Done: nothing ran.", False)
     assert failure_text(StudioError("disk full")) == "Training failed: disk full"
     assert failure_text(KeyError("x")) == "Training failed: KeyError: 'x'"
+
+
+def test_the_data_the_curves_come_from_is_named(tmp_path):
+    from resnet_studio.core.catalog import dataset_label
+
+    session = TrainingSession(tmp_path)
+    assert session.data_label() == ""
+    synthetic = dataset_label({"name": "synthetic", "image_size": 16, "train": 9000, "val": 1000, "test": 2000})
+    assert "not CIFAR-10" in synthetic and "16 px" in synthetic and "9,000 training" in synthetic
+    session.handle(ev.RunStarted(run="a", model="cifar-resnet8", path=None, total_iterations=4,
+                                 iteration=0, batches_per_epoch=2, dataset=synthetic))  # fmt: skip
+    assert session.data_label() == f"Data: {synthetic}"

@@ -270,3 +270,28 @@ def test_ticking_a_run_with_damaged_metrics_says_which_line(qtbot, runs_dir, dam
     assert panel.plots.run_names() == [] and not panel.runs.is_checked(damaged_template.name)
     assert "metrics.jsonl is damaged: line 2" in panel.job_bar.message()
     panel.shutdown()
+
+
+def test_offline_cifar_offers_the_synthetic_fallback(qtbot, training, runs_dir, tmp_path, monkeypatch):
+    """CIFAR-10 cannot be downloaded (no network): the message names the URL and the
+    path, and the panel offers the same comparison on the labelled synthetic data."""
+    import socket
+
+    from resnet_studio.core.weights import download
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    monkeypatch.setenv(download.MIRROR_ENV, f"http://127.0.0.1:{closed}/")  # inherited by the engine
+    asked: list[str] = []
+    monkeypatch.setattr(panel_module, "ask", lambda parent, title, text: asked.append(text) or True)
+    restarted: list[bool] = []
+    recipe = tiny_recipe(dataset="cifar10", download=True, data_root=str(tmp_path / "data"))
+    with qtbot.waitSignal(training.training_ended, timeout=TIMEOUT_MS):
+        assert training.start(PAIR, recipe)
+        training.start = lambda *args, **kwargs: restarted.append(True) or True  # the retry, recorded
+    [question] = asked
+    assert "cifar-10-python.tar.gz" in question and str(tmp_path / "data") in question
+    assert "synthetic" in question
+    assert restarted == [True] and training.form.recipe().dataset == "synthetic"
+    assert list_runs(runs_dir) == []  # nothing was created for the failed start

@@ -141,6 +141,12 @@ class TrainingSession:
         """Every live row is to be refreshed (the table was re-read from the store)."""
         self.changed.update(self.live)
 
+    def data_label(self) -> str:
+        """What the shown curves were trained on, one line ("" when unknown): the plots
+        say whether they are CIFAR-10's or the synthetic fallback's."""
+        labels = list(dict.fromkeys(s.dataset for s in self.series.values() if s.dataset))
+        return "Data: " + "; ".join(labels) if labels else ""
+
     # ------------------------------------------------------------------ runs
     def series_for(self, name: str) -> RunSeries:
         """A run's points: in memory, else read from its metrics.jsonl (StudioError or
