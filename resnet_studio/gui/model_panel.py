@@ -239,8 +239,9 @@ class ModelPanel(QWidget):
             self._show_error(str(exc))
         if quick is not None:
             self._show_numbers(quick)
-            waiting = "Building the module tree…" if "torch" in sys.modules else "Loading PyTorch for the module tree…"
-            self.layer_tree.show_message(waiting)
+            loaded = "torch" in sys.modules  # (or being imported by the window's loader)
+            self.layer_tree.show_message("Building the module tree…" if loaded
+                                         else "Loading PyTorch for the module tree…")  # fmt: skip
         else:
             self.title.setText(f"<b style='font-size:14pt'>{choice.name}</b>&nbsp;&nbsp;measuring…")
         self._pending = choice
