@@ -9,8 +9,10 @@ resnet-studio trained itself) wants those by default: `wanted_shipped` names the
 until they are loaded or the user asks for random weights (`clear_weights`), so the
 front end loads them in the background; random weights are an explicit choice.
 
-`describe(choice)` is the job that measures a network for the Model panel (and any
-other front end): core's ModelInfo and the module tree, as plain values.
+`summarize(choice)` gives a network's numbers at once, without torch, from core's
+precomputed model table; `describe(choice)` is the job that adds the module tree
+(and measures a network the table lacks) for the Model panel or any other front end.
+Both return plain values: core's ModelInfo and the module tree.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from resnet_studio.app.observable import Emitter
 from resnet_studio.core.catalog import ModelChoice, Preprocessing, resolve_preprocessing
+from resnet_studio.core.model_table import listed_info
 from resnet_studio.core.weights.shipped import ShippedWeights, shipped_weights
 
 # The net a new window opens with: the one that ships trained, so a sample is
@@ -119,21 +122,37 @@ class ModelSummary:
     so nothing big or device-bound crosses from the worker thread."""
 
     choice: ModelChoice  # resolved
-    info: Any  # core.models.ModelInfo: stages, params, multiply-adds
-    tree: tuple[Any, ...]  # core.inspect.tree.LayerNode roots (module_tree)
+    info: Any  # core ModelInfo: stages, params, multiply-adds
+    tree: tuple[Any, ...] | None = None  # core.inspect.tree.LayerNode roots; None: not built yet
+
+    @property
+    def complete(self) -> bool:
+        """The module tree is there too (it needs torch, the numbers do not)."""
+        return self.tree is not None
+
+
+def summarize(choice: ModelChoice) -> ModelSummary | None:
+    """The numbers of a network without torch, from core's precomputed model table:
+    milliseconds, so the Model panel shows them at once, even while PyTorch is still
+    loading. None when the table lacks the network (an option it was not measured
+    for, e.g. another class count or shortcut): `describe` measures it then."""
+    choice = choice.resolved()
+    info = listed_info(choice.name, **choice.options())
+    return None if info is None else ModelSummary(choice, info)
 
 
 def describe(choice: ModelChoice) -> ModelSummary:
-    """Measure a network (seconds for cifar-resnet1202, so it runs in a worker; core
-    caches model_info). Torch is imported here, not at module level, so the window
-    can show before PyTorch is loaded."""
+    """The whole summary, module tree included (it runs in a worker: torch is imported
+    here, not at module level, so the window can show before PyTorch is loaded). The
+    numbers come from the table when it has them, else they are measured (seconds for
+    cifar-resnet1202 at other options; core caches model_info)."""
     import torch
 
     from resnet_studio.core.inspect.tree import module_tree
     from resnet_studio.core.models import create_model, model_info
 
     choice = choice.resolved()
-    info = model_info(choice.name, **choice.options())
+    info = listed_info(choice.name, **choice.options()) or model_info(choice.name, **choice.options())
     with torch.device("meta"):  # structure only: no memory, no initialisation cost
         model = create_model(choice.name, **choice.options())
     return ModelSummary(choice, info, tuple(module_tree(model)))

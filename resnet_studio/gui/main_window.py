@@ -1,8 +1,8 @@
 """The main window: menus, status bar, and a tab per panel.
 
-The window is shown before PyTorch is imported (that takes seconds): it starts on a
-"Loading PyTorch…" page while a worker imports core and picks the device, then
-builds the panels. It owns the one `ModelState` every panel shares and hands each
+The window is shown before PyTorch is imported (that takes seconds): the Model panel,
+which draws its numbers from core's torch-free model table, is there at once, while
+a worker imports core and picks the device; then the other panels are built. It owns the one `ModelState` every panel shares and hands each
 panel a `PanelContext`; then it only calls what the `Panel` protocol declares and
 connects the Qt signals a panel offers (the Inspection panel's `open_requested`).
 A panel that fails to build is reported and left out; the others stay.
@@ -29,12 +29,12 @@ from resnet_studio import __version__
 from resnet_studio.app.model import ModelState
 from resnet_studio.gui import settings, workers
 from resnet_studio.gui.drop_routing import DropRouter
+from resnet_studio.gui.model_panel import ModelPanel  # imports no torch: it shows before it
 from resnet_studio.gui.panel import Panel, PanelContext
 from resnet_studio.gui.widgets import PAPER_CITATION, app_icon, configure_plots, show_error
 
-if TYPE_CHECKING:  # the panels import torch, which loads after the first paint
+if TYPE_CHECKING:  # these panels import torch, which loads after the first paint
     from resnet_studio.gui.inspection_panel import InspectionPanel
-    from resnet_studio.gui.model_panel import ModelPanel
     from resnet_studio.gui.training_panel import TrainingPanel
 
 DEFAULT_SIZE = (1200, 780)
@@ -63,7 +63,7 @@ class MainWindow(QMainWindow):
         # demo: the training panel starts a short comparison; persist False (screenshots):
         # do not touch the user's settings
         self.context = PanelContext(model=self.model, demo=demo, persist=persist)
-        self.model_panel: ModelPanel | None = None
+        self.model_panel: ModelPanel | None = None  # built below, before torch
         self.training: TrainingPanel | None = None
         self.inspection: InspectionPanel | None = None
         self.device: str | None = None
@@ -76,6 +76,7 @@ class MainWindow(QMainWindow):
         self._build_pages()
         self._build_menus()
         self._build_status_bar()
+        self._build_model_panel()
         self._restore_geometry()
         self.drops = DropRouter(self, self.show_panel)  # window-wide drops, Open Image…, paste
         self.palette_changed.connect(self._on_palette_changed)
@@ -103,6 +104,12 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(loading)
         self.pages.addWidget(self.tabs)
         self.setCentralWidget(self.pages)
+
+    def _build_model_panel(self) -> None:
+        """The Model panel needs no torch for its numbers, so it shows at the first paint."""
+        self.model_panel = ModelPanel(self.context)
+        self.add_panel(ModelPanel.TITLE, self.model_panel)
+        self.pages.setCurrentWidget(self.tabs)
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -155,22 +162,18 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ loading
     def start_loading(self) -> None:
         """Import core in a worker; the panels appear when it is done."""
-        if self._loader is None and self.model_panel is None:
+        if self._loader is None and self.device is None:
             self._loader = workers.run_in_thread(
                 load_core, on_done=self._on_core_finished, on_error=self._on_core_failed
             )
 
     def _on_core_finished(self, result: dict) -> None:
         self._loader = None
-        from resnet_studio.gui.model_panel import ModelPanel  # core is imported by now
-
         configure_plots(self.palette())
         self.device = result["device"]
         self.device_label.setText(f"Training device: {result['device_text']}")
         if self.device.startswith("cuda"):
             self._memory_timer.start()
-        self.model_panel = ModelPanel(self.context)
-        self.add_panel(ModelPanel.TITLE, self.model_panel)
         self.training = self._build_training_panel()
         self.inspection = self._build_inspection_panel()
         self.drops.attach(self.model_panel, self.inspection)
@@ -244,7 +247,7 @@ class MainWindow(QMainWindow):
 
     def is_ready(self) -> bool:
         """Core loaded and every panel finished drawing."""
-        return self.model_panel is not None and all(panel.is_ready() for panel in self.panels())
+        return self.device is not None and all(panel.is_ready() for panel in self.panels())
 
     def close_without_asking(self) -> None:
         """Close as the user would, but without "really quit?" (SIGINT, SIGTERM): a
@@ -315,7 +318,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ events
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
-            if self.model_panel is not None:
+            if self.device is not None:  # pyqtgraph is set up once core has loaded
                 configure_plots(self.palette())
             self.palette_changed.emit()
         super().changeEvent(event)

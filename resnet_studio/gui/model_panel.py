@@ -6,17 +6,21 @@ box (`gui/weights_box.py`, with the Pretrained chooser) loads weights into
 `state.set_weights`; the Inspection and Training panels follow `state.changed`, never
 this widget. Evaluate… opens `gui/evaluation_dialog.EvaluationDialog` on the state.
 
-Everything slow runs in workers (`workers.run_in_thread`): `describe` (up to a few
-seconds for cifar-resnet1202), reading, downloading and exporting weights, and
-evaluations. Only one description job runs at a time; a newer choice waits as
-"pending" and supersedes any older pending one, so spinning the depth box never
-piles up threads.
+A choice shows its name, parameters, FLOPs and stage table at once, from core's
+torch-free model table (`app.model.summarize`): the panel is built, and draws them,
+before PyTorch has loaded. Everything slow runs in workers (`workers.run_in_thread`):
+`describe` (the module tree, which needs torch, and the numbers of a network the
+table lacks: up to a few seconds for cifar-resnet1202 at other options), reading,
+downloading and exporting weights, and evaluations. Only one description job runs
+at a time; a newer choice waits as "pending" and supersedes any older pending one,
+so spinning the depth box never piles up threads. This module imports no torch.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent, QPalette
@@ -29,16 +33,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_studio.app.model import ModelSummary, describe
+from resnet_studio.app.model import ModelSummary, describe, summarize
 from resnet_studio.core.catalog import WEIGHT_SUFFIXES, ModelChoice, is_weight_file, suffix_list
 from resnet_studio.core.errors import StudioError
-from resnet_studio.gui.evaluation_dialog import EvaluationDialog
 from resnet_studio.gui.model_choice import ModelChooser
 from resnet_studio.gui.model_view import LayerTree, StageTable
 from resnet_studio.gui.panel import PanelContext
 from resnet_studio.gui.weights_box import WeightsBox
 from resnet_studio.gui.widgets import big_figure, bold_caption, flops_text, format_int, status_color
 from resnet_studio.gui.workers import Worker, run_in_thread
+
+if TYPE_CHECKING:  # it imports torch: loaded when first opened, not before the first paint
+    from resnet_studio.gui.evaluation_dialog import EvaluationDialog
 
 INFO_DELAY_MS = 150  # let a spin box or typing settle before measuring
 LEFT_WIDTH = 440  # px: room for the Pretrained chooser's names and networks
@@ -98,6 +104,7 @@ class ModelPanel(QWidget):
         self.title.setWordWrap(True)  # a long description must not squeeze the numbers below
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.params_label = QLabel("…")
+        self.params_label.setObjectName("paramsLabel")  # bench/first_paint.py watches it paint
         self.flops_label = QLabel("…")
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
@@ -134,9 +141,11 @@ class ModelPanel(QWidget):
 
     # ------------------------------------------------------------------ Panel protocol
     def is_ready(self) -> bool:
-        """The shown summary matches the state's choice and no measurement is under way."""
+        """The shown summary, module tree included, matches the state's choice and no
+        measurement is under way."""
         return (
             self._summary is not None
+            and self._summary.complete
             and self._summary.choice == self.state.choice
             and self._info_worker is None
             and self._pending is None
@@ -169,7 +178,8 @@ class ModelPanel(QWidget):
 
     # ------------------------------------------------------------------ public API
     def summary(self) -> ModelSummary | None:
-        """What the stage table and the tree describe, or None before the first one."""
+        """What the numbers, the stage table and the tree describe, or None before the
+        first one; its `tree` is None while the module tree is being built."""
         return self._summary
 
     def busy(self) -> bool:
@@ -199,6 +209,8 @@ class ModelPanel(QWidget):
     def evaluate(self) -> EvaluationDialog:
         """Open (or raise) the Evaluate… dialog on the current network and weights."""
         if self._evaluation is None:
+            from resnet_studio.gui.evaluation_dialog import EvaluationDialog  # imports torch
+
             self._evaluation = EvaluationDialog(self.state, self, persist=self._persist)
         self._evaluation.show()
         self._evaluation.raise_()
@@ -221,7 +233,18 @@ class ModelPanel(QWidget):
         if self._summary is not None and self._summary.choice == choice and self._pending is None:
             return  # only the weights changed: the description stands
         self.error_label.hide()
-        self.title.setText(f"<b style='font-size:14pt'>{choice.name}</b>&nbsp;&nbsp;measuring…")
+        try:
+            quick = summarize(choice)  # milliseconds, no torch: the numbers at once
+        except StudioError as exc:
+            quick = None
+            self._show_error(str(exc))
+        if quick is not None:
+            self._show_numbers(quick)
+            loaded = "torch" in sys.modules  # (or being imported by the window's loader)
+            self.layer_tree.show_message("Building the module tree…" if loaded
+                                         else "Loading PyTorch for the module tree…")  # fmt: skip
+        else:
+            self.title.setText(f"<b style='font-size:14pt'>{choice.name}</b>&nbsp;&nbsp;measuring…")
         self._pending = choice
         self._info_timer.start()
 
@@ -250,6 +273,12 @@ class ModelPanel(QWidget):
         self._show_error(str(exc) if isinstance(exc, StudioError) else f"Could not measure: {exc!r}")
 
     def _show_summary(self, summary: ModelSummary) -> None:
+        """The whole summary: the numbers (again: the table's equal the measured ones) and the tree."""
+        self._show_numbers(summary)
+        self.layer_tree.show_tree(summary.tree)
+        self.summary_shown.emit(summary.info.name)
+
+    def _show_numbers(self, summary: ModelSummary) -> None:
         info = summary.info
         self._summary = summary
         block = "bottleneck" if info.block == "bottleneck" else "basic"
@@ -265,9 +294,7 @@ class ModelPanel(QWidget):
         self.flops_caption.setText(f"{unit} (multiply-adds at {info.input_size}×{info.input_size})")
         self.stage_table.show_info(info)
         self.stage_table.setFixedHeight(self._table_height())
-        self.layer_tree.show_tree(summary.tree)
         self.error_label.hide()
-        self.summary_shown.emit(info.name)
 
     def _table_height(self) -> int:
         table = self.stage_table

@@ -1,7 +1,8 @@
 """What the Model panel shows about a network: a Table-1-style stage table and the
-module tree (the Weights box is `gui/weights_box.py`). Both draw plain values that
-`app.model.describe()` measured in a worker (core's ModelInfo and `LayerNode`s from
-core's one tree builder).
+module tree (the Weights box is `gui/weights_box.py`). Both draw plain values: core's
+ModelInfo, at once from the torch-free model table (`app.model.summarize()`), and the
+`LayerNode`s of core's one tree builder, built in a worker by `app.model.describe()`
+once PyTorch has loaded (until then the tree shows a one-line message).
 """
 
 from __future__ import annotations
@@ -122,6 +123,14 @@ class LayerTree(QTreeWidget):
                     first_stage.child(0).setExpanded(True)
         finally:
             self.setUpdatesEnabled(True)
+
+    def show_message(self, text: str) -> None:
+        """One disabled line instead of a tree ("Loading PyTorch…"), so a tree of the
+        previous network never stands under the numbers of the new one."""
+        self.clear()
+        item = QTreeWidgetItem((text, "", ""))
+        item.setDisabled(True)
+        self.addTopLevelItem(item)
 
     def _item(self, node: Any) -> QTreeWidgetItem:
         item = QTreeWidgetItem((node.label, node.text, format_int(node.params) if node.params else ""))

@@ -1,10 +1,15 @@
-"""describe(): the Model panel's measurement, and core's one layer-tree builder."""
+"""summarize() and describe(): the Model panel's numbers (at once, from the table) and
+its measurement with the module tree, and core's one layer-tree builder."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import pytest
 
-from resnet_studio.app.model import ModelSummary, describe
+from resnet_studio.app.model import ModelSummary, describe, summarize
 from resnet_studio.core.catalog import ModelChoice
 
 
@@ -63,3 +68,36 @@ def test_an_unknown_name_is_a_studio_error():
 
     with pytest.raises(StudioError):
         describe(ModelChoice("resnet57"))
+
+
+def test_summarize_gives_the_numbers_of_describe_without_the_tree(c56):
+    quick = summarize(ModelChoice("cifar-resnet56"))
+    assert quick.choice == c56.choice and quick.info == c56.info  # every field, the stages too
+    assert quick.tree is None and not quick.complete and c56.complete
+
+
+def test_options_outside_the_table_are_measured_by_describe():
+    choice = ModelChoice("cifar-resnet20", 10, "B")
+    assert summarize(choice) is None
+    summary = describe(choice)
+    assert summary.info.shortcut == "B" and summary.complete
+    assert summary.info.params == 269_722 + (16 * 32 + 2 * 32) + (32 * 64 + 2 * 64)  # two 1x1 projections + BN
+
+
+def test_summarize_runs_with_torch_unimportable():
+    script = textwrap.dedent("""
+        import sys
+
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in {"torch", "numpy"}:
+                    raise ImportError(name)
+
+        sys.meta_path.insert(0, Block())
+        from resnet_studio.app.model import ModelChoice, summarize
+        info = summarize(ModelChoice("resnet152")).info
+        print(info.params, len(info.stages))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["60192808", "6"]  # torchvision's resnet152

@@ -282,3 +282,16 @@ def test_a_mirror_that_is_not_a_url_is_refused(monkeypatch):
     monkeypatch.setenv(download.MIRROR_ENV, "proxy.local")
     with pytest.raises(WeightsError, match="is not a URL"):
         download.mirrored("https://h.org/x.pth")
+
+
+def test_hub_dir_while_torch_is_half_imported(monkeypatch, tmp_path):
+    # the window's Pretrained list asks while a worker imports torch: torch is in
+    # sys.modules before its __init__ has bound torch.hub
+    import sys
+    import types
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setitem(sys.modules, "torch", types.ModuleType("torch"))
+    assert download.hub_dir() == tmp_path / "home" / "hub"
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    assert download.hub_dir() == Path(torch.hub.get_dir())  # once imported, torch.hub answers

@@ -193,3 +193,65 @@ def test_export_without_onnx_says_what_to_install(panel, monkeypatch, tmp_path):
     panel.export_onnx()  # File > Export ONNX… and the panel's button
     text = panel.weights_box.status.text()
     assert "needs onnx" in text and "pip install 'resnet-studio[onnx]'" in text and not panel.busy()
+
+
+def test_a_choice_shows_its_numbers_at_once_and_its_tree_when_built(qtbot, panel):
+    from resnet_studio.core.model_table import listed_info
+
+    panel.chooser.set_name("resnet50")  # no event loop turn: drawn from the table, not a worker
+    assert panel.params_label.text() == "25,557,032" and panel.flops_label.text() == "4.09"
+    table = panel.stage_table
+    assert table.rowCount() == 7  # stem, layer1..4, head and the total
+    assert table.item(6, 4).text() == "25,557,032" and table.item(4, 0).text() == "conv5_x (layer4)"
+    assert "ImageNet (Table 1)" in panel.title.text() and "measuring" not in panel.title.text()
+    assert panel.summary().info == listed_info("resnet50") and panel.summary().tree is None
+    assert not panel.is_ready()  # the module tree is still to come
+    tree = panel.layer_tree
+    assert tree.topLevelItemCount() == 1 and tree.topLevelItem(0).isDisabled()  # one message line
+    assert tree.find_path("layer1") is None  # no tree of the previous network under these numbers
+    _wait_shown(qtbot, panel, "resnet50")
+    assert tree.find_path("layer4.2.conv3").text(1) == "Conv2d 1×1, 512→2048"
+    assert panel.summary().complete and panel.params_label.text() == "25,557,032"
+
+
+def test_a_network_the_table_lacks_is_measured_in_the_worker(qtbot, panel, model_state):
+    from resnet_studio.core.models import model_info
+
+    model_state.set_choice(ModelChoice("cifar-resnet20", 10, "B"))  # the table has option A only
+    assert "measuring…" in panel.title.text()
+    _wait_shown(qtbot, panel, "cifar-resnet20")
+    assert panel.params_label.text() == f"{model_info('cifar-resnet20', shortcut='B').params:,}"
+    assert "shortcut option B" in panel.title.text()
+
+
+def test_the_window_draws_the_model_panel_before_torch_is_imported():
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import sys
+
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in {"torch", "torchvision"}:
+                    raise ImportError(name)
+
+        sys.meta_path.insert(0, Block())
+        from PySide6.QtWidgets import QApplication
+
+        app = QApplication([])
+        from resnet_studio.gui.main_window import MainWindow
+
+        window = MainWindow(persist=False)
+        window.show()
+        app.processEvents()
+        panel = window.model_panel
+        assert window.pages.currentWidget() is window.tabs and panel.isVisible()
+        print(panel.params_label.text(), panel.flops_label.text(), panel.stage_table.rowCount(),
+              "torch" in sys.modules)
+        window.close()
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["853,018", "125.5", "6", "False"]  # cifar-resnet56: 3 stages + stem, head, total

@@ -2,58 +2,22 @@
 
 Counted on the meta device, so even cifar-resnet1202 or resnet152 costs no memory and
 a few milliseconds; FLOPs come from `torch.utils.flop_counter` and are reported as
-multiply-accumulates, as torchvision's tables do (resnet50: 4.09 G).
+multiply-accumulates, as torchvision's tables do (resnet50: 4.09 G). `ModelInfo` and
+`StageInfo` live in the torch-free `core.model_table`, which holds these numbers
+precomputed for every listed network (`scripts/model_table.py` writes them from here).
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from resnet_studio.core.catalog import FAMILIES, ModelSpec, parse_name, resolve_shortcut
+from resnet_studio.core.catalog import ModelSpec, parse_name, resolve_shortcut
+from resnet_studio.core.model_table import ModelInfo, StageInfo, build_info
 from resnet_studio.core.models.registry import create_model
 from resnet_studio.core.models.resnet import ResNet
-
-
-@dataclass(frozen=True)
-class StageInfo:
-    name: str  # "stem", "layer1", ...
-    output_size: int  # side of the output feature map at the canonical input, pixels
-    blocks: int
-    channels: int  # output channels
-    params: int
-    macs: int  # multiply-accumulates at the canonical input
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    name: str
-    family: str  # "imagenet" | "imagenet-cifar" | "cifar"
-    family_label: str
-    depth: int
-    block: str  # "basic" | "bottleneck"
-    variant: str  # "v1", "v1.5", "v1c", "v1d", "cifar", "paper"
-    plain: bool
-    shortcut: str | None  # "A" | "B" | "C", None for plain nets
-    num_classes: int
-    input_size: int
-    resize_size: int
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    params: int
-    macs: int  # multiply-accumulates of one forward at input_size
-    stages: tuple[StageInfo, ...]
-
-    @property
-    def gflops(self) -> float:
-        """GMACs, the unit of the paper's Table 1 and torchvision's tables."""
-        return self.macs / 1e9
-
-    def to_dict(self) -> dict:
-        return asdict(self) | {"gflops": self.gflops}
 
 
 def model_info(
@@ -73,24 +37,7 @@ def _model_info(name: str, num_classes: int, shortcut: str | None) -> ModelInfo:
     with torch.device("meta"):
         model = create_model(name, num_classes, shortcut=None if spec.plain else shortcut)
     stages = _measure_stages(model, spec)
-    return ModelInfo(
-        name=spec.name,
-        family=spec.family,
-        family_label=FAMILIES[spec.family],
-        depth=spec.depth,
-        block=spec.block,
-        variant=spec.variant,
-        plain=spec.plain,
-        shortcut=shortcut,
-        num_classes=num_classes,
-        input_size=spec.input_size,
-        resize_size=spec.resize_size,
-        mean=spec.mean,
-        std=spec.std,
-        params=_params(model),
-        macs=sum(stage.macs for stage in stages),
-        stages=stages,
-    )
+    return build_info(spec, num_classes, shortcut, _params(model), stages)
 
 
 def _measure_stages(model: ResNet, spec: ModelSpec) -> tuple[StageInfo, ...]:

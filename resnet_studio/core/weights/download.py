@@ -56,8 +56,11 @@ def hub_dir() -> Path:
     """torch.hub's directory: `torch.hub.get_dir()` once torch is imported (it may have
     been moved with `set_dir`), else the same answer computed from the environment
     ($TORCH_HOME, else $XDG_CACHE_HOME/torch, else ~/.cache/torch; then /hub)."""
-    if "torch" in sys.modules:
-        return Path(sys.modules["torch"].hub.get_dir())
+    # getattr: the window reads this while a worker may still be importing torch, and
+    # torch.hub is among the last things torch's __init__ binds
+    get_dir = getattr(getattr(sys.modules.get("torch"), "hub", None), "get_dir", None)
+    if get_dir is not None:
+        return Path(get_dir())
     cache = os.getenv("XDG_CACHE_HOME", os.path.join("~", ".cache"))
     home = os.path.expanduser(os.getenv("TORCH_HOME", os.path.join(cache, "torch")))
     return Path(home) / "hub"
