@@ -54,7 +54,8 @@ def test_the_panels_share_the_window_model_state(window):
     assert window.model.choice.name == "cifar-resnet20"  # what Training and Inspection follow
 
 
-def test_file_evaluate_opens_the_dialog_on_the_window_state(window):
+def test_file_evaluate_opens_the_dialog_on_the_window_state(qtbot, window):
+    window.model_panel.chooser.set_name("cifar-resnet32")  # nothing ships for it
     window.evaluate_action.trigger()
     dialog = window.model_panel.evaluate()  # the one dialog, raised again
     assert dialog.isVisible() and dialog.state is window.model

@@ -109,7 +109,9 @@ def test_matching_weights_load_and_save(qtbot, panel, model_state, tmp_path):
     changes = []
     model_state.changed.connect(lambda choice, weights: changes.append((choice, weights)))
     panel.load_weights_file(path)
-    qtbot.waitUntil(lambda: model_state.weights is not None, timeout=60_000)
+    # the file's weights, not the shipped ones this net gets by default
+    qtbot.waitUntil(lambda: model_state.weights is not None and model_state.weights.shipped is None,
+                    timeout=60_000)  # fmt: skip
     assert changes[-1] == (ModelChoice("cifar-resnet20", 10, "A"), model_state.weights)
     assert "tensors matched" in panel.weights_box.status.text()
     out = tmp_path / "saved.safetensors"
@@ -120,6 +122,27 @@ def test_matching_weights_load_and_save(qtbot, panel, model_state, tmp_path):
     assert model_state.weights is None
     assert "dropped" in panel.weights_box.status.text()
     _wait_shown(qtbot, panel, "cifar-resnet32")
+
+
+def test_a_net_that_ships_trained_gets_those_weights_and_random_is_a_click(qtbot, panel, model_state):
+    from resnet_studio.core.weights.shipped import shipped_weights
+
+    box = panel.weights_box
+    panel.chooser.set_name("cifar-plain20")
+    qtbot.waitUntil(lambda: model_state.weights is not None, timeout=60_000)
+    assert model_state.weights.shipped == shipped_weights("cifar-plain20")
+    assert model_state.weights.shipped.label in box.status.text()
+    assert box.random_button.text() == "Random weights" and box.random_button.isEnabled()
+    box.random_button.click()
+    assert model_state.weights is None and model_state.random_chosen
+    assert "Random initialisation" in box.status.text() and box.random_button.text() == "Trained weights"
+    qtbot.wait(200)  # no default load starts behind the user's back
+    assert model_state.weights is None and box.settled()
+    box.random_button.click()
+    qtbot.waitUntil(lambda: model_state.weights is not None, timeout=60_000)
+    assert model_state.weights.shipped == shipped_weights("cifar-plain20")
+    panel.chooser.set_name("cifar-resnet32")  # nothing ships for it: random, and nothing to undo
+    assert model_state.weights is None and not box.random_button.isEnabled()
 
 
 def test_a_choice_made_elsewhere_shows_in_the_controls(qtbot, panel, model_state):
@@ -141,7 +164,9 @@ def _drag_events(path):
     return mime, enter, drop
 
 
-def test_dropping_a_non_weight_file_is_refused(panel, model_state, tmp_path):
+def test_dropping_a_non_weight_file_is_refused(qtbot, panel, model_state, tmp_path):
+    qtbot.waitUntil(panel.weights_box.settled, timeout=60_000)  # the default net's shipped weights
+    before = model_state.weights
     path = tmp_path / "notes.txt"
     path.write_text("not weights")
     _mime, enter, drop = _drag_events(path)
@@ -150,10 +175,12 @@ def test_dropping_a_non_weight_file_is_refused(panel, model_state, tmp_path):
     assert "Not a weight file" in panel.weights_box.status.text()
     panel.dropEvent(drop)
     assert not drop.isAccepted()
-    assert not panel.busy() and model_state.weights is None
+    assert not panel.busy() and model_state.weights is before
 
 
 def test_dropping_a_weight_file_is_accepted(qtbot, panel, model_state, tmp_path):
+    qtbot.waitUntil(panel.weights_box.settled, timeout=60_000)
+    before = model_state.weights
     path = tmp_path / "bad.pth"
     path.write_bytes(b"not a checkpoint")
     _mime, enter, drop = _drag_events(path)
@@ -161,7 +188,7 @@ def test_dropping_a_weight_file_is_accepted(qtbot, panel, model_state, tmp_path)
     assert enter.isAccepted()
     panel.dropEvent(drop)
     qtbot.waitUntil(lambda: not panel.busy(), timeout=30_000)
-    assert model_state.weights is None  # a damaged file is reported in the panel, no crash
+    assert model_state.weights is before  # a damaged file is reported in the panel, no crash
     assert panel.weights_box.status.text()
 
 
@@ -171,6 +198,8 @@ def test_export_onnx_writes_a_checked_file(qtbot, panel, model_state, tmp_path):
     from resnet_studio.core.export import onnx_metadata
 
     panel.chooser.set_name("cifar-resnet20")
+    qtbot.waitUntil(panel.weights_box.settled, timeout=60_000)
+    before = model_state.weights
     out = tmp_path / "c20.onnx"
     panel.weights_box.export_to(out)
     qtbot.waitUntil(lambda: not panel.busy(), timeout=120_000)
@@ -178,7 +207,7 @@ def test_export_onnx_writes_a_checked_file(qtbot, panel, model_state, tmp_path):
     assert out.stat().st_size > 0, text
     assert str(out) in text and "onnxruntime matches torch" in text
     assert onnx_metadata(out)["model"] == "cifar-resnet20"
-    assert model_state.weights is None  # exporting changes nothing
+    assert model_state.weights is before  # exporting changes nothing
     _wait_shown(qtbot, panel, "cifar-resnet20")
 
 
@@ -254,4 +283,4 @@ def test_the_window_draws_the_model_panel_before_torch_is_imported():
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["853,018", "125.5", "6", "False"]  # cifar-resnet56: 3 stages + stem, head, total
+    assert result.stdout.split() == ["269,722", "40.55", "6", "False"]  # cifar-resnet20: 3 stages + stem, head, total
