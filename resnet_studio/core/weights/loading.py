@@ -260,7 +260,8 @@ def _name_of(model: nn.Module) -> str | None:
 
     name = guess_model_name(model.state_dict())
     first = getattr(model, "layer2", [None])[0]
-    if name and isinstance(first, Bottleneck) and first.conv1.stride == (2, 2):
+    # the CIFAR bottleneck nets always stride in the first 1x1: only ImageNet ones have a v1
+    if name and isinstance(first, Bottleneck) and first.conv1.stride == (2, 2) and not name.startswith("cifar-"):
         name += "-v1"  # same keys as v1.5; v1 strides in the first 1x1 of layer2.0
     return name
 
