@@ -14,9 +14,13 @@ any layer can read it in milliseconds; `tests/core/test_catalog.py` keeps it so.
 - seeds shared by separate modules (the synthetic test images Figure 7 uses).
 
 Grammar (every name `model_names()` lists, and more):
-    resnet{18,34,50,101,152}[-v1|-v1c|-v1d|-cifar]   ImageNet nets (Table 1) and variants
-    plain{18,...,152}[-...]                          the same without shortcuts
-    cifar-resnet{6n+2}, cifar-plain{6n+2}            the CIFAR nets of section 4.2
+    resnet{18,34,50,101,152}[-v1|-v1c|-v1d|-cifar|-preact]   ImageNet nets (Table 1), variants
+    plain{18,...,152}[-...]                                  the same without shortcuts
+    cifar-resnet{6n+2}[-preact], cifar-plain{6n+2}[-preact]  the CIFAR nets of section 4.2
+    cifar-resnet{9n+2}-bottleneck[-preact], cifar-plain...   the bottleneck CIFAR nets of
+                                                             He et al. 2016b (ResNet-164, -1001)
+"-preact" is the pre-activation design of He et al. 2016b, "Identity Mappings in Deep
+Residual Networks": BN-ReLU before each convolution, nothing after the addition.
 """
 
 from __future__ import annotations
@@ -69,6 +73,9 @@ def suffix_list(suffixes: Any) -> str:
 # ImageNet training-set statistics (torchvision's and every ImageNet checkpoint's).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# timm's IMAGENET_INCEPTION_MEAN/STD: every resnetv2 checkpoint of timm is normalised so.
+INCEPTION_MEAN = (0.5, 0.5, 0.5)
+INCEPTION_STD = (0.5, 0.5, 0.5)
 # CIFAR-10 training-set statistics, on the 0..1 scale.
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
@@ -118,6 +125,10 @@ IMAGENET_LAYERS: dict[int, tuple[str, tuple[int, ...]]] = {
 IMAGENET_WIDTHS = (64, 128, 256, 512)
 CIFAR_WIDTHS = (16, 32, 64)  # section 4.2: 16, 32, 64 filters
 CIFAR_LISTED_DEPTHS = (20, 32, 44, 56, 110, 1202)  # Table 6
+# He et al. 2016b: ResNet-164 and ResNet-1001, bottlenecks of widths 16/32/64 (x4 out)
+CIFAR_BOTTLENECK_DEPTHS = (164, 1001)
+CIFAR_PREACT_LISTED_DEPTHS = (110,)  # 2016b Table 3: pre-act ResNet-110, basic blocks
+PREACT = "preact"  # the variant label (and name suffix) of the pre-activation nets
 # name suffix -> (variant label shown to users, family)
 VARIANTS = {
     "": ("v1.5", "imagenet"),
@@ -125,17 +136,21 @@ VARIANTS = {
     "v1c": ("v1c", "imagenet"),
     "v1d": ("v1d", "imagenet"),
     "cifar": ("cifar", "imagenet-cifar"),
+    PREACT: (PREACT, "imagenet"),  # timm's resnetv2_18..152 layout (2016b, Fig. 1b)
 }
 VARIANT_SUFFIXES = {label: suffix for suffix, (label, _) in VARIANTS.items()}  # "v1d" -> "v1d"
 FAMILIES = {
     "imagenet": "ImageNet (Table 1)",
     "imagenet-cifar": "CIFAR-style ImageNet nets (mmpretrain ResNet_CIFAR)",
     "cifar": "CIFAR 6n+2 (section 4.2)",
+    "cifar-bottleneck": "CIFAR 9n+2 bottleneck (He et al. 2016b)",
 }
+# the variants of both CIFAR families: the paper's post-activation block, or pre-act
+CIFAR_VARIANTS = ("paper", PREACT)
 SHORTCUTS = ("A", "B", "C")  # Table 3
 
-_IMAGENET_NAME = re.compile(r"^(resnet|plain)(\d+)(?:-(v1|v1c|v1d|cifar))?$")
-_CIFAR_NAME = re.compile(r"^cifar-(resnet|plain)(\d+)$")
+_IMAGENET_NAME = re.compile(r"^(resnet|plain)(\d+)(?:-(v1|v1c|v1d|cifar|preact))?$")
+_CIFAR_NAME = re.compile(r"^cifar-(resnet|plain)(\d+)(-bottleneck)?(-preact)?$")
 
 
 @dataclass(frozen=True)
@@ -148,7 +163,7 @@ class ModelSpec:
     block: str  # "basic" | "bottleneck"
     layers: tuple[int, ...]
     widths: tuple[int, ...]
-    variant: str  # "v1", "v1.5", "v1c", "v1d", "cifar", "paper"
+    variant: str  # "v1", "v1.5", "v1c", "v1d", "cifar", "paper", "preact"
     plain: bool
     stem: str
     default_shortcut: str  # used unless the caller chooses; ignored by plain nets
@@ -163,15 +178,24 @@ class ModelSpec:
         """The family default: what the network's canonical input looks like."""
         return Preprocessing(self.input_size, self.resize_size, self.mean, self.std)
 
+    @property
+    def preact(self) -> bool:
+        """Whether the blocks are pre-activation ones (He et al. 2016b)."""
+        return self.variant == PREACT
+
     def build_kwargs(self) -> dict:
+        # He's resnet-pre-act.lua (2016b's own code) strides in the first 1x1 of its CIFAR
+        # bottlenecks; the ImageNet pre-act nets follow timm's resnetv2 (stride on the 3x3).
+        cifar_bottleneck = self.family == "cifar-bottleneck"
         return {
             "block": self.block,
             "layers": self.layers,
             "widths": self.widths,
             "stem": self.stem,
             "stem_channels": self.widths[0],
-            "stride_in_1x1": self.variant == "v1",
+            "stride_in_1x1": self.variant == "v1" or cifar_bottleneck,
             "avg_down": self.variant == "v1d",
+            "preact": self.preact,
         }
 
 
@@ -179,26 +203,34 @@ def parse_name(name: str) -> ModelSpec:
     """The spec of a zoo name; ModelNameError with suggestions for anything else."""
     key = name.strip().lower()
     if match := _CIFAR_NAME.match(key):
-        return _cifar_spec(key, match.group(1) == "plain", int(match.group(2)))
+        kind, depth, bottleneck, preact = match.groups()
+        return _cifar_spec(key, kind == "plain", int(depth), bottleneck=bool(bottleneck), preact=bool(preact))
     if match := _IMAGENET_NAME.match(key):
         return _imagenet_spec(key, match.group(1) == "plain", int(match.group(2)), match.group(3))
     raise ModelNameError(
-        f"unknown model {name!r}. Names look like resnet50, resnet50-v1d, plain34, "
-        "resnet18-cifar, cifar-resnet56 or cifar-plain20; `resnet-studio models` lists them."
+        f"unknown model {name!r}. Names look like resnet50, resnet50-v1d, resnet50-preact, "
+        "plain34, resnet18-cifar, cifar-resnet56, cifar-plain20, cifar-resnet110-preact or "
+        "cifar-resnet164-bottleneck-preact; `resnet-studio models` lists them."
     )
 
 
-def _cifar_spec(key: str, plain: bool, depth: int) -> ModelSpec:
-    if depth < 8 or (depth - 2) % 6:
+def _cifar_spec(key: str, plain: bool, depth: int, *, bottleneck: bool, preact: bool) -> ModelSpec:
+    # 2 + 3 stages x n blocks x (2 convs per basic block, 3 per bottleneck)
+    per_block = 3 if bottleneck else 2
+    if depth < 2 + 3 * per_block or (depth - 2) % (3 * per_block):
+        form, examples = ("9n+2", "164, 1001") if bottleneck else ("6n+2", "20, 32, 44, 56, 110, 1202")
         raise ModelNameError(
-            f"{key}: the paper's CIFAR nets have 6n+2 layers (20, 32, 44, 56, 110, 1202, ...); "
-            f"{depth} is not of that form"
+            f"{key}: the paper's CIFAR {'bottleneck ' if bottleneck else ''}nets have {form} "
+            f"layers ({examples}, ...); {depth} is not of that form"
         )
-    n = (depth - 2) // 6
+    n = (depth - 2) // (3 * per_block)
     return ModelSpec(
-        name=key, family="cifar", depth=depth, block="basic", layers=(n, n, n),
-        widths=CIFAR_WIDTHS, variant="paper", plain=plain, stem="cifar",
-        default_shortcut="A",  # section 4.2: "we use identity shortcuts in all cases (option A)"
+        name=key, family="cifar-bottleneck" if bottleneck else "cifar", depth=depth,
+        block="bottleneck" if bottleneck else "basic", layers=(n, n, n),
+        widths=CIFAR_WIDTHS, variant=PREACT if preact else "paper", plain=plain, stem="cifar",
+        # section 4.2: "we use identity shortcuts in all cases (option A)"; the 2016b
+        # bottleneck nets project where the width grows (resnet-pre-act.lua), option B
+        default_shortcut="B" if bottleneck else "A",
         num_classes=10, input_size=32, resize_size=32, mean=CIFAR_MEAN, std=CIFAR_STD,
     )  # fmt: skip
 
@@ -231,14 +263,16 @@ def _imagenet_spec(key: str, plain: bool, depth: int, suffix: str | None) -> Mod
 
 
 def compose_name(family: str, depth: int | str, *, plain: bool = False, variant: str = "v1.5") -> str:
-    """The zoo name of a family, depth, variant label ("v1.5", "v1", "v1c", "v1d") and
-    kind; the inverse of `parse_name` (which validates it: this only composes).
+    """The zoo name of a family, depth, variant label ("v1.5", "v1", "v1c", "v1d",
+    "preact"; the CIFAR families take "paper" or "preact") and kind; the inverse of
+    `parse_name` (which validates it: this only composes).
 
     v1 differs from v1.5 only for bottlenecks, so a basic-block depth with v1 composes
     the v1.5 name rather than one `parse_name` refuses."""
     kind = "plain" if plain else "resnet"
-    if family == "cifar":
-        return f"cifar-{kind}{depth}"
+    if family in ("cifar", "cifar-bottleneck"):
+        bottleneck = "-bottleneck" if family == "cifar-bottleneck" else ""
+        return f"cifar-{kind}{depth}{bottleneck}" + (f"-{PREACT}" if variant == PREACT else "")
     if family == "imagenet-cifar":
         return f"{kind}{depth}-cifar"
     suffix = VARIANT_SUFFIXES.get(variant, "")
@@ -280,8 +314,10 @@ def twin(name: str) -> str:
 
 
 def model_names() -> list[str]:
-    """Every listed name: each ImageNet depth and variant, the paper's CIFAR depths,
-    and the plain counterpart of each. Other 6n+2 CIFAR depths are accepted too."""
+    """Every listed name: each ImageNet depth and variant (pre-act included), the
+    paper's CIFAR depths, the pre-act CIFAR nets of He et al. 2016b (ResNet-110, and
+    ResNet-164 and -1001 with bottlenecks, beside their post-activation originals),
+    and the plain counterpart of each. Other 6n+2 (9n+2) CIFAR depths are accepted too."""
     names = []
     for plain in (False, True):
         for depth, (block, _) in IMAGENET_LAYERS.items():
@@ -291,6 +327,9 @@ def model_names() -> list[str]:
                 family = "imagenet-cifar" if label == "cifar" else "imagenet"
                 names.append(compose_name(family, depth, plain=plain, variant=label))
         names += [compose_name("cifar", depth, plain=plain) for depth in CIFAR_LISTED_DEPTHS]
+        names += [compose_name("cifar", d, plain=plain, variant=PREACT) for d in CIFAR_PREACT_LISTED_DEPTHS]
+        names += [compose_name("cifar-bottleneck", depth, plain=plain, variant=variant)
+                  for depth in CIFAR_BOTTLENECK_DEPTHS for variant in CIFAR_VARIANTS]  # fmt: skip
     return names
 
 

@@ -40,11 +40,11 @@ class StageInfo:
 @dataclass(frozen=True)
 class ModelInfo:
     name: str
-    family: str  # "imagenet" | "imagenet-cifar" | "cifar"
+    family: str  # "imagenet" | "imagenet-cifar" | "cifar" | "cifar-bottleneck"
     family_label: str
     depth: int
     block: str  # "basic" | "bottleneck"
-    variant: str  # "v1", "v1.5", "v1c", "v1d", "cifar", "paper"
+    variant: str  # "v1", "v1.5", "v1c", "v1d", "cifar", "paper", "preact"
     plain: bool
     shortcut: str | None  # "A" | "B" | "C", None for plain nets
     num_classes: int

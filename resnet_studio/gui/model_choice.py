@@ -1,5 +1,6 @@
-"""The controls that pick a network: a name box plus family, depth, variant, plain or
-residual, shortcut option and number of classes.
+"""The controls that pick a network: a name box plus family, depth, variant (the
+pre-activation nets of He et al. 2016b are a variant of each family but the
+CIFAR-style ImageNet one), plain or residual, shortcut option and number of classes.
 
 Both directions stay in sync: changing a control composes a zoo name, and typing a
 name (any `parse_name` accepts, e.g. cifar-resnet62) sets the controls. The name
@@ -23,7 +24,9 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_studio.core.catalog import (
+    CIFAR_BOTTLENECK_DEPTHS,
     CIFAR_LISTED_DEPTHS,
+    CIFAR_VARIANTS,
     FAMILIES,
     IMAGENET_LAYERS,
     SHORTCUTS,
@@ -37,15 +40,24 @@ from resnet_studio.core.catalog import (
 from resnet_studio.core.errors import StudioError
 
 # What the controls show; the grammar itself (keys, labels, depths) is the catalog's.
-FAMILY_ORDER = ("imagenet", "cifar", "imagenet-cifar")
-FAMILY_SHORT_LABELS = {"imagenet-cifar": "CIFAR-style ImageNet nets"}  # the box is narrow
+FAMILY_ORDER = ("imagenet", "cifar", "cifar-bottleneck", "imagenet-cifar")
+FAMILY_SHORT_LABELS = {"imagenet-cifar": "CIFAR-style ImageNet nets",
+                       "cifar-bottleneck": "CIFAR 9n+2 bottleneck"}  # the box is narrow  # fmt: skip
+# the depths each family lists, and the tooltip of an editable (any 6n+2 / 9n+2) depth box
+FAMILY_DEPTHS = {"imagenet": tuple(IMAGENET_LAYERS), "imagenet-cifar": tuple(IMAGENET_LAYERS),
+                 "cifar": CIFAR_LISTED_DEPTHS, "cifar-bottleneck": CIFAR_BOTTLENECK_DEPTHS}  # fmt: skip
+DEPTH_TIPS = {"cifar": "Any 6n+2: the paper lists 20, 32, 44, 56, 110 and 1202",
+              "cifar-bottleneck": "Any 9n+2: He et al. 2016b use 164 and 1001"}  # fmt: skip
 IMAGENET_VARIANTS = tuple(label for label, family in VARIANTS.values() if family == "imagenet")
 VARIANT_TIPS = {
     "v1.5": "torchvision's ResNet: stride 2 in the bottleneck's 3x3 conv",
     "v1": "the paper's bottleneck: stride 2 in the first 1x1 conv (50/101/152 only)",
     "v1c": "deep stem: three 3x3 convs instead of the 7x7 (Bag of Tricks, ResNet-C)",
     "v1d": "deep stem and average-pool before projection shortcuts (ResNet-D)",
+    "preact": "pre-activation (He et al. 2016b): BN-ReLU before each conv, nothing after the "
+    "addition; timm's resnetv2 layout",
 }
+CIFAR_VARIANT_TEXTS = {"paper": "original (post-activation)", "preact": "pre-activation (2016b)"}
 SHORTCUT_LABELS = {
     "A": "A: identity, zero-padded",
     "B": "B: projection where shape changes",
@@ -188,8 +200,8 @@ class ModelChooser(QWidget):
                 self.classes_box]  # fmt: skip
 
     def _fill_depths(self, family: str) -> None:
-        cifar = family == "cifar"
-        depths = CIFAR_LISTED_DEPTHS if cifar else tuple(IMAGENET_LAYERS)
+        cifar = family in DEPTH_TIPS  # the CIFAR families take any depth of their form
+        depths = FAMILY_DEPTHS[family]
         self.depth_box.clear()
         self.depth_box.addItems([str(d) for d in depths])
         self.depth_box.setEditable(cifar)
@@ -199,31 +211,37 @@ class ModelChooser(QWidget):
             if self.depth_box.lineEdit() is not self._depth_edit:  # a new one each time
                 self._depth_edit = self.depth_box.lineEdit()
                 self._depth_edit.editingFinished.connect(self._on_depth_edited)
-            self.depth_box.setToolTip("Any 6n+2: the paper lists 20, 32, 44, 56, 110 and 1202")
+            self.depth_box.setToolTip(DEPTH_TIPS[family])
         else:
             self.depth_box.setToolTip("Table 1: 18, 34 (basic blocks), 50, 101, 152 (bottlenecks)")
 
     def _fill_variants(self, spec: ModelSpec) -> None:
         self.variant_box.clear()
+        # item data is the catalog's variant label; the text is what users read
         if spec.family == "imagenet":
             for label in IMAGENET_VARIANTS:
-                self.variant_box.addItem(label)
+                self.variant_box.addItem(label, label)
                 tip = VARIANT_TIPS.get(label, "")
                 self.variant_box.setItemData(self.variant_box.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
             model = self.variant_box.model()
             if isinstance(model, QStandardItemModel):  # v1 only differs for bottlenecks
                 model.item(IMAGENET_VARIANTS.index("v1")).setEnabled(spec.block == "bottleneck")
-            self.variant_box.setCurrentText(spec.variant)
+            self.variant_box.setEnabled(True)
+        elif spec.family in ("cifar", "cifar-bottleneck"):
+            for label in CIFAR_VARIANTS:
+                self.variant_box.addItem(CIFAR_VARIANT_TEXTS[label], label)
+            tip = VARIANT_TIPS["preact"]
+            self.variant_box.setItemData(CIFAR_VARIANTS.index("preact"), tip, Qt.ItemDataRole.ToolTipRole)
             self.variant_box.setEnabled(True)
         else:
-            label = "paper (section 4.2)" if spec.family == "cifar" else "CIFAR stem (3x3, no pool)"
-            self.variant_box.addItem(label)
+            self.variant_box.addItem("CIFAR stem (3x3, no pool)", None)  # composes no suffix
             self.variant_box.setEnabled(False)
+        self.variant_box.setCurrentIndex(max(self.variant_box.findData(spec.variant), 0))
 
     def _compose_name(self) -> str:
         return compose_name(self.family_box.currentData(), self.depth_box.currentText().strip(),
                             plain=self.plain_button.isChecked(),
-                            variant=self.variant_box.currentText())  # fmt: skip
+                            variant=self.variant_box.currentData() or "")  # fmt: skip
 
     def _emit(self) -> None:
         self.choice_changed.emit(self.choice())

@@ -34,7 +34,7 @@ def test_compose_falls_back_to_v15_for_basic_blocks():
 
 def test_listed_names_are_unique_and_every_one_parses():
     names = model_names()
-    assert len(names) == len(set(names)) == 58
+    assert len(names) == len(set(names)) == 78  # 58 + 20 pre-act and CIFAR-bottleneck names
     assert {"resnet50-v1d", "plain152-cifar", "cifar-resnet1202", "cifar-plain20"} <= set(names)
 
 

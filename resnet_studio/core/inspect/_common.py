@@ -10,7 +10,6 @@ import torch
 from torch import nn
 
 from resnet_studio.core.errors import StudioError
-from resnet_studio.core.models.blocks import Bottleneck
 
 
 @contextmanager
@@ -61,10 +60,6 @@ def block_of(model: nn.Module, name: str) -> str | None:
     parts = name.split(".")
     candidate = ".".join(parts[:2])
     return candidate if len(parts) >= 2 and candidate in set(block_names(model)) else None
-
-
-def is_bottleneck(block: nn.Module) -> bool:
-    return isinstance(block, Bottleneck)
 
 
 def check_resnet(model: nn.Module) -> None:

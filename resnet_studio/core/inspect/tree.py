@@ -21,7 +21,6 @@ from resnet_studio.core.inspect._common import (
     block_names,
     check_resnet,
     evaluating,
-    is_bottleneck,
 )
 from resnet_studio.core.models import forward_intermediates
 
@@ -34,7 +33,6 @@ NODE_KINDS = ("stem", "stage", "block", "conv", "bn", "relu", "pool", "tap", "sh
 _TAP_LABELS = {
     "residual": "F(x): residual branch",
     "identity": "x: shortcut",
-    "sum": "F(x) + x, before ReLU",
 }
 
 
@@ -78,7 +76,11 @@ def layer_tree(model: nn.Module, input_size: int | None = None) -> list[LayerNod
     for stage in model.stage_names:
         blocks = [_block_node(model, name) for name in block_names(model) if name.startswith(f"{stage}.")]
         roots.append(_node(stage, "stage", stage, model.get_submodule(stage), children=blocks))
+    head = []
+    if getattr(model, "preact", False):  # 2016b: the final BN-ReLU before the pool
+        head += [_leaf("final_bn", model.final_bn), _leaf("final_act", model.final_act)]
     roots.append(LayerNode("", "head", "head: global average pool + fc", readable=False, children=[
+        *head,
         _node("avgpool", "pool", "avgpool", model.avgpool, readable=False),
         _node("fc", "fc", f"fc ({model.fc.in_features} -> {model.fc.out_features})", model.fc, readable=False),
     ]))
@@ -168,7 +170,9 @@ def _stem_node(model: nn.Module) -> LayerNode:
         children += [_leaf(f"conv1.{n}", m) for n, m in model.conv1.named_children()]
     else:
         children.append(_leaf("conv1", model.conv1))
-    children += [_leaf("bn1", model.bn1), _leaf("relu", model.relu)]
+    # a pre-act stem is the convolution alone (its bn1 and relu are placeholders)
+    children += [_leaf(n, getattr(model, n)) for n in ("bn1", "relu")
+                 if not isinstance(getattr(model, n), nn.Identity)]  # fmt: skip
     if not isinstance(model.maxpool, nn.Identity):
         children.append(_leaf("maxpool", model.maxpool))
     return LayerNode("stem", "stem", "stem", children=children)
@@ -176,10 +180,7 @@ def _stem_node(model: nn.Module) -> LayerNode:
 
 def _block_node(model: nn.Module, name: str) -> LayerNode:
     block = model.get_submodule(name)
-    branch = ["conv1", "bn1", "act1", "conv2", "bn2"]
-    branch += ["act2", "conv3", "bn3"] if is_bottleneck(block) else []
-    final_act = "act3" if is_bottleneck(block) else "act2"
-    children = [_leaf(f"{name}.{n}", getattr(block, n)) for n in branch]
+    children = [_leaf(f"{name}.{n}", getattr(block, n)) for n in block.branch_layers]
     children.append(LayerNode(f"{name}.residual", "tap", _TAP_LABELS["residual"]))
     if block.downsample is not None:
         short = LayerNode(f"{name}.downsample", "shortcut", "downsample (shortcut)")
@@ -187,12 +188,15 @@ def _block_node(model: nn.Module, name: str) -> LayerNode:
             short.children = [_leaf(f"{name}.downsample.{n}", m) for n, m in block.downsample.named_children()
                               if not isinstance(m, nn.Identity)]
         children.append(short)
+    # pre-act blocks (2016b) end at the addition: no ReLU after it
+    after = "before ReLU" if block.output_act else "the block's output (pre-act: no ReLU after)"
     if block.has_shortcut:
         children.append(LayerNode(f"{name}.identity", "tap", _TAP_LABELS["identity"]))
-        children.append(LayerNode(f"{name}.sum", "tap", _TAP_LABELS["sum"]))
+        children.append(LayerNode(f"{name}.sum", "tap", f"F(x) + x, {after}"))
     else:  # plain: the "sum" tap holds the branch alone
-        children.append(LayerNode(f"{name}.sum", "tap", "F(x), before ReLU (plain: no shortcut)"))
-    children.append(_leaf(f"{name}.{final_act}", getattr(block, final_act)))
+        children.append(LayerNode(f"{name}.sum", "tap", f"F(x), {after} (plain: no shortcut)"))
+    if block.output_act:
+        children.append(_leaf(f"{name}.{block.output_act}", getattr(block, block.output_act)))
     kind = "residual" if block.has_shortcut else "plain"
     return _node(name, "block", f"{name} ({kind} {type(block).__name__})", block, children=children)
 

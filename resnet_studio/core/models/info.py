@@ -63,9 +63,10 @@ def _measure_stages(model: ResNet, spec: ModelSpec) -> tuple[StageInfo, ...]:
             stage_macs += macs
             x = torch.empty(shape, device="meta")
         stages.append(_stage_info(name, stage, len(stage), x, stage_macs))
-    head = torch.nn.Sequential(model.avgpool, torch.nn.Flatten(1), model.fc)
+    # pre-act nets: the final BN-ReLU belongs to the head (Identity elsewhere)
+    head = torch.nn.Sequential(model.final_bn, model.final_act, model.avgpool, torch.nn.Flatten(1), model.fc)
     head_macs, x = _count_macs(head, x)
-    stages.append(StageInfo("head", 1, 0, x.shape[1], _params(model.fc), head_macs))
+    stages.append(StageInfo("head", 1, 0, x.shape[1], _params(head), head_macs))
     return tuple(stages)
 
 

@@ -4,7 +4,12 @@ Every module of our nets runs once per forward (each block has its own activatio
 and parameter-free taps), so a forward hook on a named module sees exactly one tensor.
 Names are module paths: "stem", "layer2", "layer2.0", "layer2.0.residual" (F(x)),
 "layer2.0.identity" (x through the shortcut), "layer2.0.sum" (F(x) + x before the
-ReLU), "layer2.0.bn1" (a conv's response after BN, before ReLU).
+ReLU), "layer2.0.bn1" (a BN's output, before its ReLU).
+
+In a post-activation block `bn<i>` normalises `conv<i>`'s output; in a pre-activation
+block (He et al. 2016b) `bn<i>` precedes `conv<i>`, so a convolution's response after BN
+is the *next* BN's output, and the branch's last convolution has no BN of its own: its
+output is F(x), the "residual" tap. `response_layer_names` applies exactly that rule.
 """
 
 from __future__ import annotations
@@ -15,35 +20,43 @@ import torch
 from torch import nn
 
 from resnet_studio.core.errors import StudioError
-from resnet_studio.core.models.blocks import Bottleneck
 from resnet_studio.core.models.resnet import ResNet
 
 
 def intermediate_names(model: ResNet) -> list[str]:
     """Every readable output in forward order: stem, then per stage its blocks'
-    conv responses and taps, each block, and the stage itself."""
+    BN outputs and taps, each block, and the stage itself (pre-act nets: then the
+    final BN)."""
     names = ["stem"]
     for stage_name in model.stage_names:
         for index, block in enumerate(getattr(model, stage_name)):
             prefix = f"{stage_name}.{index}"
-            bns = ["bn1", "bn2", "bn3"] if isinstance(block, Bottleneck) else ["bn1", "bn2"]
-            names += [f"{prefix}.{bn}" for bn in bns]
+            names += [f"{prefix}.{layer}" for layer in block.branch_layers if layer.startswith("bn")]
             names.append(f"{prefix}.residual")
             if block.has_shortcut:
                 names.append(f"{prefix}.identity")
             names += [f"{prefix}.sum", prefix]
         names.append(stage_name)
+    if getattr(model, "preact", False):
+        names.append("final_bn")  # the last stage's sum, normalised, before the final ReLU
     return names
 
 
 def response_layer_names(model: ResNet) -> list[str]:
     """The 3x3 layers' responses (after BN, before ReLU) that the paper's Figure 7
-    measures, in network order, the stem's first convolution included when it is 3x3."""
-    names = ["bn1"] if isinstance(model.conv1, nn.Conv2d) and model.conv1.kernel_size == (3, 3) else []
+    measures, in network order, the stem's first convolution included when it is 3x3.
+
+    One name per 3x3 convolution: the BN that normalises its output next (each block
+    class lists its own in `response_layers`). In a pre-act net the stem's BN is the
+    first block's `bn1`, and a basic block's second 3x3 has none: its F(x) is taken as
+    is (what enters the addition, as in the paper's "before ReLU/addition")."""
+    stem_3x3 = isinstance(model.conv1, nn.Conv2d) and model.conv1.kernel_size == (3, 3)
+    names = []
+    if stem_3x3:
+        names.append(f"{model.stage_names[0]}.0.bn1" if getattr(model, "preact", False) else "bn1")
     for stage_name in model.stage_names:
         for index, block in enumerate(getattr(model, stage_name)):
-            three_by_three = ["bn2"] if isinstance(block, Bottleneck) else ["bn1", "bn2"]
-            names += [f"{stage_name}.{index}.{bn}" for bn in three_by_three]
+            names += [f"{stage_name}.{index}.{layer}" for layer in block.response_layers]
     return names
 
 

@@ -21,11 +21,15 @@ def create_model(
     """Build a network of the zoo with fresh (He-initialised) weights.
 
     Args:
-        name: a zoo name, e.g. "resnet50", "cifar-resnet110", "plain34".
+        name: a zoo name, e.g. "resnet50", "cifar-resnet110", "plain34",
+            "resnet50-preact", "cifar-resnet164-bottleneck-preact".
         num_classes: classifier outputs (default 1000 for ImageNet nets, 10 for CIFAR).
         shortcut: "A", "B" or "C" (Table 3); defaults to A for the paper's CIFAR
             nets and B for the others. Plain nets take no shortcut option.
         zero_init_residual: start every block as the identity.
+
+    `spec.build_kwargs()` carries the variant (stem, strides, avg-down, pre-activation),
+    so a new variant is a grammar entry in the catalog and a constructor argument here.
     """
     spec = parse_name(name)
     return ResNet(

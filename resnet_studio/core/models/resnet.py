@@ -2,8 +2,13 @@
 
 The layout (`conv1`, `bn1`, `layer1`..`layer4`, `fc`) is torchvision's, and the deep
 stem of v1c/v1d is timm's (`conv1.0/1/3/4/6` then `bn1`), so state_dicts of both load
-as they are; mmpretrain and the CIFAR reproductions are converted in
+as they are; mmpretrain, timm's resnetv2 and the CIFAR reproductions are converted in
 `core.weights.formats`.
+
+`preact=True` builds the pre-activation nets of He et al. 2016b: pre-act blocks, a stem
+that is the convolution alone (the first block's BN-ReLU follows it), and a final
+BN-ReLU (`final_bn`, `final_act`) before the pooling, as timm's resnetv2 and He's
+resnet-pre-act.lua.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from resnet_studio.core.models.blocks import BLOCKS, conv3x3
+from resnet_studio.core.models.blocks import BLOCKS, PREACT_BLOCKS, conv3x3
 
 STEMS = ("imagenet", "deep", "cifar")
 
@@ -53,8 +58,10 @@ class ResNet(nn.Module):
         shortcut: "A", "B", "C" (Table 3) or None for a plain net.
         stride_in_1x1: the paper's original bottleneck (v1) instead of v1.5.
         avg_down: v1d's average-pool before the projection shortcut.
-        zero_init_residual: start each residual branch's last BN at zero, so every
-            block begins as the identity (Goyal et al. 2017).
+        zero_init_residual: start each residual branch's last BN at zero (in a
+            pre-act block its last convolution), so every block begins as the identity
+            (Goyal et al. 2017).
+        preact: pre-activation blocks, no BN-ReLU in the stem, a final BN-ReLU (2016b).
     """
 
     def __init__(
@@ -69,15 +76,18 @@ class ResNet(nn.Module):
         stride_in_1x1: bool = False,
         avg_down: bool = False,
         zero_init_residual: bool = False,
+        preact: bool = False,
     ) -> None:
         super().__init__()
         if len(layers) != len(widths):
             raise ValueError("layers and widths need one entry per stage")
-        block_cls = BLOCKS[block]
+        block_cls = (PREACT_BLOCKS if preact else BLOCKS)[block]
         stem_channels = stem_channels or widths[0]
+        self.preact = preact
         self.conv1, self.maxpool = _make_stem(stem, stem_channels)
-        self.bn1 = nn.BatchNorm2d(stem_channels)
-        self.relu = nn.ReLU(inplace=True)
+        # pre-act: the first block's own BN-ReLU normalises the stem's output
+        self.bn1 = nn.Identity() if preact else nn.BatchNorm2d(stem_channels)
+        self.relu = nn.Identity() if preact else nn.ReLU(inplace=True)
         self.stem = nn.Identity()  # tap: the stem's output
         self.stage_names: list[str] = []
         in_ch = stem_channels
@@ -92,6 +102,9 @@ class ResNet(nn.Module):
             name = f"layer{index + 1}"
             setattr(self, name, nn.Sequential(*blocks))
             self.stage_names.append(name)
+        # pre-act: the last block's sum is not normalised, so a BN-ReLU precedes the pool
+        self.final_bn = nn.BatchNorm2d(in_ch) if preact else nn.Identity()
+        self.final_act = nn.ReLU(inplace=True) if preact else nn.Identity()
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(in_ch, num_classes)
         self.num_features = in_ch
@@ -107,7 +120,7 @@ class ResNet(nn.Module):
                 nn.init.zeros_(module.bias)
         if zero_init_residual:
             for block in self.blocks():
-                nn.init.zeros_(getattr(block, block.last_bn).weight)
+                nn.init.zeros_(getattr(block, block.zero_init_layer).weight)
 
     def stages(self) -> list[nn.Sequential]:
         return [getattr(self, name) for name in self.stage_names]
@@ -116,11 +129,12 @@ class ResNet(nn.Module):
         return [block for stage in self.stages() for block in stage]
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """The last stage's feature map, before pooling (Grad-CAM reads this)."""
+        """The feature map the pooling reads: the last stage's output (pre-act nets:
+        after the final BN-ReLU)."""
         x = self.stem(self.maxpool(self.relu(self.bn1(self.conv1(x)))))
         for stage in self.stages():
             x = stage(x)
-        return x
+        return self.final_act(self.final_bn(x))
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         return self.fc(torch.flatten(self.avgpool(features), 1))

@@ -14,10 +14,17 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from resnet_studio.core.catalog import IMAGENET_LAYERS, compose_name
+from resnet_studio.core.catalog import IMAGENET_LAYERS, PREACT, compose_name
 from resnet_studio.core.errors import ModelNameError, WeightsError
 
-FORMATS = ("resnet-studio", "torchvision", "timm", "mmpretrain", "cifar-reproduction")
+FORMATS = (
+    "resnet-studio",
+    "torchvision",
+    "timm",
+    "timm-resnetv2",
+    "mmpretrain",
+    "cifar-reproduction",
+)
 
 # mmpretrain's ResNetV1c/V1d stem: three ConvModules (conv + bn) -> timm's deep stem.
 _MM_STEM = {
@@ -27,6 +34,11 @@ _MM_STEM = {
 }  # fmt: skip
 _DOWNSAMPLE = re.compile(r"^(layer\d+\.\d+)\.downsample\.(\d+)\.(.+)$")
 _BLOCK = re.compile(r"^layer(\d+)\.(\d+)\.")
+# timm's ResNetV2 (timm/models/resnetv2.py, the BatchNorm nets resnetv2_18/34/50/101/152):
+# stages.<i>.blocks.<j>.norm<k>/conv<k>, a conv-only `downsample.conv`, `norm` before the
+# head, and a 1x1-conv classifier `head.fc` ([classes, features, 1, 1]).
+_V2_BLOCK = re.compile(r"^stages\.(\d+)\.blocks\.(\d+)\.(norm|conv)(\d)\.(.+)$")
+_V2_DOWNSAMPLE = re.compile(r"^stages\.(\d+)\.blocks\.(\d+)\.downsample\.conv\.(.+)$")
 
 
 @dataclass(frozen=True)
@@ -77,8 +89,9 @@ def detect_format(state_dict: Mapping[str, torch.Tensor], *, studio: bool = Fals
     """The layout of a state_dict: one of FORMATS.
 
     Rules, first match wins: our metadata -> "resnet-studio"; `backbone.` keys ->
-    "mmpretrain"; `linear.` head or `.shortcut.` keys -> "cifar-reproduction"; a deep
-    stem (`conv1.0`) or an avg-down projection (`downsample.2`) -> "timm"; otherwise
+    "mmpretrain"; `linear.` head or `.shortcut.` keys -> "cifar-reproduction";
+    `stem.conv*` with `stages.` keys -> "timm-resnetv2" (the pre-activation ResNetV2); a
+    deep stem (`conv1.0`) or an avg-down projection (`downsample.2`) -> "timm"; otherwise
     `conv1`/`fc` keys -> "torchvision" (also what a plain `torch.save(model.state_dict())`
     of ours looks like, and timm's own torchvision-layout nets).
     """
@@ -89,14 +102,16 @@ def detect_format(state_dict: Mapping[str, torch.Tensor], *, studio: bool = Fals
         return "mmpretrain"
     if "linear.weight" in state_dict or any(".shortcut." in k for k in keys):
         return "cifar-reproduction"
+    if any(k.startswith("stem.conv") for k in keys) and any(k.startswith("stages.") for k in keys):
+        return "timm-resnetv2"
     if "conv1.0.weight" in state_dict or any(".downsample.2." in k for k in keys):
         return "timm"
     if "conv1.weight" in state_dict or "fc.weight" in state_dict:
         return "torchvision"
     raise WeightsError(
         "these weights are not a ResNet that resnet-studio recognises (first keys: "
-        f"{_first(keys, 4)}). Supported: resnet-studio, torchvision, timm, mmpretrain "
-        "and CIFAR-reproduction (akamaster) ResNets."
+        f"{_first(keys, 4)}). Supported: resnet-studio, torchvision, timm (ResNet and "
+        "ResNetV2), mmpretrain and CIFAR-reproduction (akamaster) ResNets."
     )
 
 
@@ -184,7 +199,49 @@ def _from_cifar_reproduction(
     return out, []
 
 
-_RENAMERS = {"mmpretrain": _from_mmpretrain, "cifar-reproduction": _from_cifar_reproduction}
+def _from_timm_resnetv2(sd: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """timm's ResNetV2 -> our pre-act layout (`*-preact`): norm<k> -> bn<k>, stages.<i> ->
+    layer<i+1>, `downsample.conv` -> `downsample.0`, `norm` -> `final_bn`, the 1x1-conv
+    head -> `fc` (a reshape: a view, no copy). BiT's GroupNorm nets and the deep-stem
+    `resnetv2_*d` have no twin in the zoo and are refused with the reason."""
+    if "stem.conv1.weight" in sd:
+        raise WeightsError(
+            "these are timm ResNetV2 weights with a deep stem (resnetv2_18d/34d/50d...: "
+            "three 3x3 stem convs and avg-pool shortcuts); the zoo's pre-act nets have the "
+            "7x7 stem: resnetv2_18, _34, _50, _101 and _152 weights load as resnet<depth>-preact."
+        )
+    if "stages.0.blocks.0.norm1.weight" in sd and "stages.0.blocks.0.norm1.running_mean" not in sd:
+        raise WeightsError(
+            "these are timm ResNetV2 weights with GroupNorm (BiT, resnetv2_*x*_bit, or "
+            "another non-BatchNorm resnetv2): their normalisation and weight-standardised "
+            "convolutions are not the BatchNorm pre-act nets of the zoo. resnetv2_18, _34, "
+            "_50, _101 and _152 weights load as resnet<depth>-preact."
+        )
+    out: dict[str, torch.Tensor] = {}
+    ignored = []
+    for key, value in sd.items():
+        if m := _V2_BLOCK.match(key):
+            kind = "bn" if m[3] == "norm" else "conv"
+            key = f"layer{int(m[1]) + 1}.{m[2]}.{kind}{m[4]}.{m[5]}"
+        elif m := _V2_DOWNSAMPLE.match(key):
+            key = f"layer{int(m[1]) + 1}.{m[2]}.downsample.0.{m[3]}"
+        elif key.startswith("stem.conv."):
+            key = "conv1." + key.removeprefix("stem.conv.")
+        elif key.startswith("norm."):
+            key = "final_bn." + key.removeprefix("norm.")
+        elif key.startswith("head.fc."):
+            key = "fc." + key.removeprefix("head.fc.")
+            if value.ndim == 4 and value.shape[-2:] == (1, 1):
+                value = value.flatten(1)  # the 1x1 conv classifier is a Linear on pooled features
+        else:
+            ignored.append(key)
+            continue
+        out[key] = value
+    return out, ignored
+
+
+_RENAMERS = {"mmpretrain": _from_mmpretrain, "cifar-reproduction": _from_cifar_reproduction,
+             "timm-resnetv2": _from_timm_resnetv2}  # fmt: skip
 
 
 def _expected_shapes(
@@ -257,7 +314,8 @@ def guess_model_name(converted: Mapping[str, torch.Tensor]) -> str | None:
     """The zoo name whose keys these are, or None. Reads structure, not values.
 
     Cannot tell v1 from v1.5 (same keys: v1.5 is assumed) nor option A from a plain
-    net (same keys: residual is assumed for CIFAR nets, plain for ImageNet ones).
+    net (same keys: residual is assumed for CIFAR nets, plain for ImageNet ones). A
+    pre-act net is the one with a final BN (`final_bn`) before the head.
     """
     counts: dict[int, int] = {}
     for key in converted:
@@ -266,15 +324,21 @@ def guess_model_name(converted: Mapping[str, torch.Tensor]) -> str | None:
     layers = tuple(counts.get(i, 0) for i in range(1, len(counts) + 1))
     has_projection = any(_DOWNSAMPLE.match(k) for k in converted)
     bottleneck = "layer1.0.conv3.weight" in converted
-    if len(layers) == 3 and not bottleneck and len(set(layers)) == 1:
-        return compose_name("cifar", 6 * layers[0] + 2)  # section 4.2: 6n+2 layers
+    preact = "final_bn.weight" in converted
+    cifar_variant = PREACT if preact else "paper"
+    if len(layers) == 3 and len(set(layers)) == 1:
+        if bottleneck:  # He et al. 2016b: 9n+2 layers
+            return compose_name("cifar-bottleneck", 9 * layers[0] + 2, variant=cifar_variant)
+        return compose_name("cifar", 6 * layers[0] + 2, variant=cifar_variant)  # section 4.2: 6n+2
     block = "bottleneck" if bottleneck else "basic"
     depth = next((d for d, (b, ls) in IMAGENET_LAYERS.items() if (b, ls) == (block, layers)), None)
     if depth is None:
         return None
     stem = converted.get("conv1.weight")
     family, variant = "imagenet", "v1.5"
-    if "conv1.0.weight" in converted:
+    if preact:
+        variant = PREACT
+    elif "conv1.0.weight" in converted:
         variant = "v1d" if any(".downsample.2." in k for k in converted) else "v1c"
     elif stem is not None and stem.ndim == 4 and stem.shape[-1] == 3:
         family = "imagenet-cifar"

@@ -18,7 +18,10 @@ from torch import nn
 
 from resnet_studio.core.catalog import (
     IMAGENET_MEAN,
+    IMAGENET_PREPROCESSING,
     IMAGENET_STD,
+    INCEPTION_MEAN,
+    INCEPTION_STD,
     Preprocessing,
     resolve_preprocessing,
 )
@@ -112,6 +115,10 @@ def read_state_dict(
         wf.class_names = _names_in_checkpoint(raw)
     if fmt == "cifar-reproduction":  # akamaster normalises CIFAR with ImageNet statistics
         wf.preprocessing = Preprocessing(32, 32, IMAGENET_MEAN, IMAGENET_STD)
+    if fmt == "timm-resnetv2":  # timm's resnetv2 configs: mean = std = 0.5 (Inception's)
+        wf.preprocessing = Preprocessing(IMAGENET_PREPROCESSING.input_size,
+                                         IMAGENET_PREPROCESSING.resize_size, INCEPTION_MEAN, INCEPTION_STD)  # fmt: skip
+        wf.notes.append("timm resnetv2 weights: normalised with mean = std = 0.5, as timm's configs say")
     _check_or_guess_names(wf)
     return wf
 
@@ -196,7 +203,7 @@ def _check_or_guess_names(wf: WeightFile) -> None:
         wf.class_names = None
     if wf.class_names is not None:
         return
-    guesses = {("torchvision", 1000): imagenet_classes,
+    guesses = {("torchvision", 1000): imagenet_classes, ("timm-resnetv2", 1000): imagenet_classes,
                ("cifar-reproduction", 10): lambda: CIFAR10_CLASSES,
                ("cifar-reproduction", 100): lambda: CIFAR100_CLASSES}  # fmt: skip
     if guess := guesses.get((wf.format, size)):
@@ -253,7 +260,8 @@ def _name_of(model: nn.Module) -> str | None:
 
     name = guess_model_name(model.state_dict())
     first = getattr(model, "layer2", [None])[0]
-    if name and isinstance(first, Bottleneck) and first.conv1.stride == (2, 2):
+    # the CIFAR bottleneck nets always stride in the first 1x1: only ImageNet ones have a v1
+    if name and isinstance(first, Bottleneck) and first.conv1.stride == (2, 2) and not name.startswith("cifar-"):
         name += "-v1"  # same keys as v1.5; v1 strides in the first 1x1 of layer2.0
     return name
 
