@@ -28,7 +28,9 @@ def add_analyze_parser(commands: argparse._SubParsersAction) -> None:
                               "blocks removed (k = 1..n, several draws), and the path-length "
                               "distribution. Writes lesion.json/.csv and PNGs.")  # fmt: skip
     _common(lesion, images=1000, batch=250)
-    lesion.add_argument("--data", required=True, help="zip:PATH or folder:PATH (its test split), cifar10")
+    lesion.add_argument(
+        "--data", required=True, help="zip:PATH or folder:PATH (its test split), cifar10"
+    )
     lesion.add_argument("--draws", type=int, default=3, help="random orders of removal (default 3)")
     lesion.set_defaults(run=run_lesion)
 
@@ -37,8 +39,11 @@ def add_analyze_parser(commands: argparse._SubParsersAction) -> None:
                             "(2D) on a fixed subset of the training set, BN in eval mode. Writes "
                             "landscape.json/.csv and PNGs.")  # fmt: skip
     _common(land, images=2000, batch=500)
-    land.add_argument("--data", required=True,
-                      help="the training images: zip:PATH or folder:PATH (e.g. zip:train.zip)")
+    land.add_argument(
+        "--data",
+        required=True,
+        help="the training images: zip:PATH or folder:PATH (e.g. zip:train.zip)",
+    )
     land.add_argument("--dims", type=int, choices=(1, 2), default=1)
     land.add_argument("--points", type=int, default=51, help="steps per axis, odd (default 51)")
     land.add_argument("--span", type=float, default=1.0, help="steps in [-SPAN, SPAN] (default 1)")
@@ -50,7 +55,9 @@ def _common(parser: argparse.ArgumentParser, images: int, batch: int) -> None:
     parser.add_argument("--weights", help=WEIGHTS_HELP + "; 'random' for a fresh initialisation")
     parser.add_argument("--compare", help=COMPARE_HELP)
     parser.add_argument("--compare-weights", help="weights of --compare (as --weights)")
-    parser.add_argument("--images", type=int, default=images, help=f"images used (default {images:,})")
+    parser.add_argument(
+        "--images", type=int, default=images, help=f"images used (default {images:,})"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=batch)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
@@ -74,7 +81,10 @@ def _run(request, write, lines, args: argparse.Namespace) -> int:  # noqa: ANN00
         return 0
     for r in results:
         if r.weights == "random initialisation":
-            print(f"warning: {r.model} has random weights; its figures are a baseline only", file=sys.stderr)
+            print(
+                f"warning: {r.model} has random weights; its figures are a baseline only",
+                file=sys.stderr,
+            )
     for line in lines(results):
         print(line)
     for path in paths.values():

@@ -141,12 +141,16 @@ class AnalysisJob:
 
         r = self.request
         download = lambda done, total: report(DownloadProgress(done, total))  # noqa: E731
-        models = [self.loaded or load_model(r.model, r.weights, runs_dir=r.runs_dir, progress=download)]
+        models = [
+            self.loaded or load_model(r.model, r.weights, runs_dir=r.runs_dir, progress=download)
+        ]
         other = compare_name(r, models[0]) if self.compare_loaded is None else None
         if self.compare_loaded is not None:
             models.append(self.compare_loaded)
         elif other is not None:
-            models.append(load_model(other, r.compare_weights, runs_dir=r.runs_dir, progress=download))
+            models.append(
+                load_model(other, r.compare_weights, runs_dir=r.runs_dir, progress=download)
+            )
         results: list[Result] = []
         shared: dict[tuple, Any] = {}
         for loaded in models:
@@ -155,7 +159,9 @@ class AnalysisJob:
             raise AnalysisCancelled
         return results
 
-    def _analyse(self, loaded: Any, shared: dict[tuple, Any], report: Callable[[Any], None]) -> Result:
+    def _analyse(
+        self, loaded: Any, shared: dict[tuple, Any], report: Callable[[Any], None]
+    ) -> Result:
         from resnet_studio.core.device import resolve_device
 
         r = self.request
@@ -169,7 +175,9 @@ class AnalysisJob:
         options = dict(device=r.device, seed=r.seed, data=shared[key], on_event=report)
         if isinstance(r, LesionRequest):
             return lesion_loaded(loaded, r.dataset, draws=r.draws, **options)
-        return landscape_loaded(loaded, r.dataset, dims=r.dims, points=r.points, span=r.span, **options)
+        return landscape_loaded(
+            loaded, r.dataset, dims=r.dims, points=r.points, span=r.span, **options
+        )
 
 
 # ---------------------------------------------------------------------------- text
@@ -199,12 +207,16 @@ def lesion_lines(results: list[LesionResult]) -> list[str]:
     for r in results:
         singles = [e for e in r.single if e is not None]
         worst = max(range(len(r.single)), key=lambda i: -1 if r.single[i] is None else r.single[i])
-        lines.append(f"{r.model} ({r.weights}) on {r.split}: {r.images:,} images, {r.seconds:.1f} s")
+        lines.append(
+            f"{r.model} ({r.weights}) on {r.split}: {r.images:,} images, {r.seconds:.1f} s"
+        )
         lines.append(f"  error intact {r.error:6.2f} %   one block removed: mean "
                      f"{sum(singles) / max(len(singles), 1):6.2f} %, worst {r.single[worst]:6.2f} % "
                      f"({r.blocks[worst]})")  # fmt: skip
         if r.not_skippable:
-            lines.append(f"  cannot be removed (a plain block that changes shape): {', '.join(r.not_skippable)}")
+            lines.append(
+                f"  cannot be removed (a plain block that changes shape): {', '.join(r.not_skippable)}"
+            )
         if r.mean_k:
             shown = sorted({1, 2, len(r.mean_k) // 4, len(r.mean_k) // 2, len(r.mean_k)} - {0})
             cells = "  ".join(f"k={k}: {r.mean_k[k - 1]:.1f}" for k in shown)

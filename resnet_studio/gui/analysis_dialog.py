@@ -46,7 +46,9 @@ from resnet_studio.gui.workers import Cancelled, JobControl, Worker, run_in_thre
 FOLDER_KEY = "analysis"  # gui/settings' last-folder key of this dialog
 
 
-def run_analysis(request: analysis.Request, choice: ModelChoice, weights: Any, job: JobControl) -> list:
+def run_analysis(
+    request: analysis.Request, choice: ModelChoice, weights: Any, job: JobControl
+) -> list:
     """The worker's job: a copy of the window's network (and the twin the request
     names) through `AnalysisJob`; Cancel raises `Cancelled` at the next pass."""
     loaded = loaded_for_evaluation(choice, weights)
@@ -98,7 +100,9 @@ class AnalysisDialog(QDialog):
 
     analysed = Signal(object)
 
-    def __init__(self, state: ModelState, parent: QWidget | None = None, *, persist: bool = True) -> None:
+    def __init__(
+        self, state: ModelState, parent: QWidget | None = None, *, persist: bool = True
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Analyze")
         self.state = state
@@ -117,7 +121,9 @@ class AnalysisDialog(QDialog):
         self.model_label, self.warning_label = QLabel(), QLabel()
         self.warning_label.setWordWrap(True)
         self.twin_box = QCheckBox()
-        self.twin_weights = _PathRow("twin's weights: a file, a run, a pretrained name, or 'random'")
+        self.twin_weights = _PathRow(
+            "twin's weights: a file, a run, a pretrained name, or 'random'"
+        )
         twin_row = QHBoxLayout()
         twin_row.addWidget(self.twin_box)
         twin_row.addWidget(self.twin_weights, 1)
@@ -125,7 +131,9 @@ class AnalysisDialog(QDialog):
         self.lesion_data = _PathRow("test images: test.zip or a folder of <class>/ folders")
         self.lesion_images = QSpinBox(minimum=1, maximum=1_000_000, value=1000, singleStep=100)
         self.lesion_draws = QSpinBox(minimum=0, maximum=50, value=3)
-        self.lesion_draws.setToolTip("Random orders of removal: each gives the error for k = 1..n blocks removed")
+        self.lesion_draws.setToolTip(
+            "Random orders of removal: each gives the error for k = 1..n blocks removed"
+        )
         self.lesion_plots = LesionPlots()
         lesion_form = QFormLayout()
         lesion_form.addRow("Test set", self.lesion_data)
@@ -146,7 +154,10 @@ class AnalysisDialog(QDialog):
         land_form.addRow("Span (± steps)", self.land_span)
         land_form.addRow("Images", self.land_images)
         self.tabs = QTabWidget()
-        for form, plots, title in ((lesion_form, self.lesion_plots, "Lesion"), (land_form, self.land_plots, "Landscape")):
+        for form, plots, title in (
+            (lesion_form, self.lesion_plots, "Lesion"),
+            (land_form, self.land_plots, "Landscape"),
+        ):
             page = QWidget()
             layout = QVBoxLayout(page)
             layout.addLayout(form)
@@ -157,7 +168,9 @@ class AnalysisDialog(QDialog):
         self.run_button.setDefault(True)
         self.cancel_button = QPushButton("Cancel")
         self.save_button = QPushButton("Save…")
-        self.save_button.setToolTip("Write the JSON, CSV and PNG files `resnet-studio analyze --out` writes")
+        self.save_button.setToolTip(
+            "Write the JSON, CSV and PNG files `resnet-studio analyze --out` writes"
+        )
         self.progress = QProgressBar()
         run_row = QHBoxLayout()
         run_row.addWidget(self.run_button)
@@ -184,8 +197,12 @@ class AnalysisDialog(QDialog):
         self.land_dims.currentIndexChanged.connect(self._on_dims_changed)
         last = settings.last_folder(FOLDER_KEY) if self._persist else ""
         if last:
-            self.lesion_data.edit.setText(str(Path(last) / "test.zip") if (Path(last) / "test.zip").is_file() else "")
-            self.land_data.edit.setText(str(Path(last) / "train.zip") if (Path(last) / "train.zip").is_file() else "")
+            self.lesion_data.edit.setText(
+                str(Path(last) / "test.zip") if (Path(last) / "test.zip").is_file() else ""
+            )
+            self.land_data.edit.setText(
+                str(Path(last) / "train.zip") if (Path(last) / "train.zip").is_file() else ""
+            )
 
     # ------------------------------------------------------------------ public API
     def tab(self) -> str:
@@ -195,7 +212,12 @@ class AnalysisDialog(QDialog):
         """The request the form names for the current tab (StudioError if incomplete)."""
         compare = analysis.TWIN if self.twin_box.isChecked() and self.twin_box.isEnabled() else None
         twin_weights = self.twin_weights.edit.text().strip() or None
-        common = dict(model=self.state.choice.name, weights=None, compare=compare, compare_weights=twin_weights)
+        common = dict(
+            model=self.state.choice.name,
+            weights=None,
+            compare=compare,
+            compare_weights=twin_weights,
+        )
         if self.tab() == "lesion":
             return analysis.LesionRequest(dataset=_dataset(self.lesion_data.edit.text()),
                                           images=self.lesion_images.value(),
@@ -215,7 +237,9 @@ class AnalysisDialog(QDialog):
             self._show(str(exc), "error")
             return False
         if self._persist:
-            settings.remember_folder(FOLDER_KEY, str(Path(request.dataset.partition(":")[2]).parent))
+            settings.remember_folder(
+                FOLDER_KEY, str(Path(request.dataset.partition(":")[2]).parent)
+            )
         self._running_tab = self.tab()
         self._worker = run_in_thread(
             run_analysis, request, self.state.choice, self.state.weights,
@@ -337,7 +361,9 @@ class AnalysisDialog(QDialog):
     def _on_files_written(self, paths: list[str]) -> None:
         self._worker = None
         self._set_running(False)
-        self._show(f"Wrote {', '.join(Path(p).name for p in paths)} to {Path(paths[0]).parent}", "ok")
+        self._show(
+            f"Wrote {', '.join(Path(p).name for p in paths)} to {Path(paths[0]).parent}", "ok"
+        )
 
     def _on_job_failed(self, exc: BaseException) -> None:
         worker, self._worker = self._worker, None
@@ -356,4 +382,3 @@ class AnalysisDialog(QDialog):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         self.cancel()  # a closed dialog does not keep a CPU busy; the results stay
         super().closeEvent(event)
-

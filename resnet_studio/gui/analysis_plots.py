@@ -75,10 +75,16 @@ class LesionPlots(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.single_plot = _plot("Test error with one block removed", "block removed", "top-1 error %")
-        self.k_plot = _plot("k random blocks removed (mean of the draws)", "blocks removed (k)", "top-1 error %")
+        self.single_plot = _plot(
+            "Test error with one block removed", "block removed", "top-1 error %"
+        )
+        self.k_plot = _plot(
+            "k random blocks removed (mean of the draws)", "blocks removed (k)", "top-1 error %"
+        )
         self.paths_plot = _plot("Path lengths (binomial)", "path length (blocks)", "share of paths")
-        self.single, self.by_k, self.paths = (_Curves(p) for p in (self.single_plot, self.k_plot, self.paths_plot))
+        self.single, self.by_k, self.paths = (
+            _Curves(p) for p in (self.single_plot, self.k_plot, self.paths_plot)
+        )
         self.caption = QLabel()
         self.caption.setWordWrap(True)
         grid = QGridLayout(self)
@@ -89,8 +95,12 @@ class LesionPlots(QWidget):
 
     def show_results(self, results: list) -> None:
         """Draw core LesionResults (the model first, then its twin)."""
-        self.single.show([(r.model, np.arange(1, len(r.blocks) + 1), _values(r.single)) for r in results])
-        self.by_k.show([(r.model, np.arange(1, len(r.mean_k) + 1), _values(r.mean_k)) for r in results])
+        self.single.show(
+            [(r.model, np.arange(1, len(r.blocks) + 1), _values(r.single)) for r in results]
+        )
+        self.by_k.show(
+            [(r.model, np.arange(1, len(r.mean_k) + 1), _values(r.mean_k)) for r in results]
+        )
         shares = [(r.model, np.arange(len(r.path_lengths)),
                    np.array(r.path_lengths, dtype=float) / sum(r.path_lengths)) for r in results]  # fmt: skip
         self.paths.show(shares)

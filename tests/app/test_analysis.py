@@ -45,18 +45,27 @@ def test_a_lesion_job_runs_the_model_and_its_twin(weights):
     assert resnet.images == plain.images == 30
     assert plain.not_skippable == ["layer2.0", "layer3.0"] and not resnet.not_skippable
     direct = lesion_loaded(load_weights(None, weights["cifar-resnet20"]), DATA, images=30, draws=1)
-    assert (resnet.error, resnet.single, resnet.removed_k) == (direct.error, direct.single, direct.removed_k)
+    assert (resnet.error, resnet.single, resnet.removed_k) == (
+        direct.error,
+        direct.single,
+        direct.removed_k,
+    )
     passes = [e for e in events if isinstance(e, AnalysisProgress)]
-    assert passes[-1].done == passes[-1].total and {e.model for e in passes} == {"cifar-resnet20", "cifar-plain20"}
+    assert passes[-1].done == passes[-1].total and {e.model for e in passes} == {
+        "cifar-resnet20",
+        "cifar-plain20",
+    }
     text = "\n".join(lesion_lines([resnet, plain]))
     assert "layer2.0, layer3.0" in text and f"{resnet.error:6.2f} %" in text
     assert "lesions, pass" in progress_text(passes[0])
 
 
 def test_a_landscape_job_is_seeded_and_cancellable(weights):
-    request = LandscapeRequest("cifar-resnet20", weights["cifar-resnet20"], DATA, points=3, images=20)
-    first, = AnalysisJob(request).run()
-    again, = AnalysisJob(request).run()
+    request = LandscapeRequest(
+        "cifar-resnet20", weights["cifar-resnet20"], DATA, points=3, images=20
+    )
+    (first,) = AnalysisJob(request).run()
+    (again,) = AnalysisJob(request).run()
     assert first.loss == again.loss and len(first.loss) == 3
     assert "alpha 0: loss" in "\n".join(landscape_lines([first]))
     job = AnalysisJob(request)

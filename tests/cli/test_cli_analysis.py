@@ -13,7 +13,9 @@ from resnet_studio.core.models import create_model
 from resnet_studio.core.weights import CIFAR10_CLASSES, save_weights
 
 SHARED = Path("/work/shared/data/cifar10-jpeg")
-pytestmark = pytest.mark.skipif(not (SHARED / "test.zip").is_file(), reason="the shared CIFAR-10 zips")
+pytestmark = pytest.mark.skipif(
+    not (SHARED / "test.zip").is_file(), reason="the shared CIFAR-10 zips"
+)
 
 
 def _weights(tmp_path: Path, name: str) -> str:
@@ -24,11 +26,32 @@ def _weights(tmp_path: Path, name: str) -> str:
 
 def test_lesion_writes_its_files_and_prints_the_table(tmp_path, capsys):
     out = tmp_path / "out"
-    code = main(["analyze", "lesion", "--model", "cifar-plain20", "--weights", _weights(tmp_path, "cifar-plain20"),
-                 "--data", f"zip:{SHARED / 'test.zip'}", "--images", "20", "--draws", "1", "--out", str(out)])
+    code = main(
+        [
+            "analyze",
+            "lesion",
+            "--model",
+            "cifar-plain20",
+            "--weights",
+            _weights(tmp_path, "cifar-plain20"),
+            "--data",
+            f"zip:{SHARED / 'test.zip'}",
+            "--images",
+            "20",
+            "--draws",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "lesion-k.png", "lesion-single.png", "lesion.csv", "lesion.json", "paths.png"]
+        "lesion-k.png",
+        "lesion-single.png",
+        "lesion.csv",
+        "lesion.json",
+        "paths.png",
+    ]
     printed = capsys.readouterr().out
     assert "cannot be removed" in printed and "layer2.0, layer3.0" in printed
     (record,) = json.loads((out / "lesion.json").read_text())
@@ -39,9 +62,27 @@ def test_lesion_writes_its_files_and_prints_the_table(tmp_path, capsys):
 
 def test_landscape_json_and_csv(tmp_path, capsys):
     out = tmp_path / "land"
-    code = main(["analyze", "landscape", "--model", "cifar-resnet20", "--weights", "random", "--dims", "2",
-                 "--points", "3", "--images", "10", "--data", f"zip:{SHARED / 'train.zip'}",
-                 "--out", str(out), "--json"])
+    code = main(
+        [
+            "analyze",
+            "landscape",
+            "--model",
+            "cifar-resnet20",
+            "--weights",
+            "random",
+            "--dims",
+            "2",
+            "--points",
+            "3",
+            "--images",
+            "10",
+            "--data",
+            f"zip:{SHARED / 'train.zip'}",
+            "--out",
+            str(out),
+            "--json",
+        ]
+    )
     assert code == 0
     printed = json.loads(capsys.readouterr().out)
     (result,) = printed["results"]
@@ -51,7 +92,19 @@ def test_landscape_json_and_csv(tmp_path, capsys):
 
 
 def test_bad_points_fail_with_one_line(tmp_path, capsys):
-    code = main(["analyze", "landscape", "--model", "cifar-resnet20", "--weights", "random", "--points", "4",
-                 "--data", f"zip:{SHARED / 'train.zip'}"])
+    code = main(
+        [
+            "analyze",
+            "landscape",
+            "--model",
+            "cifar-resnet20",
+            "--weights",
+            "random",
+            "--points",
+            "4",
+            "--data",
+            f"zip:{SHARED / 'train.zip'}",
+        ]
+    )
     assert code == 2
     assert "odd" in capsys.readouterr().err

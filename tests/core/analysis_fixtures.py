@@ -27,7 +27,7 @@ def images(count: int = 48, batch: int = 16, seed: int = 1, targets=None) -> Lab
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(count, 3, 32, 32, generator=g)
     t = torch.randint(0, 10, (count,), generator=g) if targets is None else targets
-    batches = [(x[i:i + batch], t[i:i + batch]) for i in range(0, count, batch)]
+    batches = [(x[i : i + batch], t[i : i + batch]) for i in range(0, count, batch)]
     return LabelledBatches("random images", batches, 0)
 
 

@@ -41,7 +41,9 @@ def _labelled_by(model: torch.nn.Module, data: LabelledBatches) -> LabelledBatch
         return LabelledBatches(data.split, [(x, model(x).argmax(1)) for x, _ in data.batches], 0)
 
 
-@pytest.mark.parametrize("shortcut, name", [("A", "layer1.1"), ("A", "layer2.0"), ("B", "layer3.0")])
+@pytest.mark.parametrize(
+    "shortcut, name", [("A", "layer1.1"), ("A", "layer2.0"), ("B", "layer3.0")]
+)
 def test_a_removed_residual_block_is_the_net_with_its_branch_zeroed(shortcut, name):
     model = perturbed("cifar-resnet20", shortcut=shortcut)
     data = images()
@@ -87,7 +89,10 @@ def test_a_plain_block_that_changes_shape_is_reported_and_cannot_be_removed():
     assert len(result.removed_k) == 7  # k = 1..7 of the 7 skippable blocks
     assert result.path_lengths == [0] * 9 + [1]  # one path, through all 9 blocks
     x = all_images(images(count=4))
-    with pytest.raises(StudioError, match="layer2.0 changes the shape"), lesioned(model, ["layer2.0"]):
+    with (
+        pytest.raises(StudioError, match="layer2.0 changes the shape"),
+        lesioned(model, ["layer2.0"]),
+    ):
         model(x)
 
 

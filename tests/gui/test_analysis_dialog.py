@@ -20,7 +20,9 @@ from resnet_studio.gui.analysis_dialog import AnalysisDialog
 pytestmark = pytest.mark.gui
 TIMEOUT = 180_000
 SHARED = Path("/work/shared/data/cifar10-jpeg")
-needs_zips = pytest.mark.skipif(not (SHARED / "train.zip").is_file(), reason="the shared CIFAR-10 zips")
+needs_zips = pytest.mark.skipif(
+    not (SHARED / "train.zip").is_file(), reason="the shared CIFAR-10 zips"
+)
 
 
 @pytest.fixture
@@ -80,7 +82,9 @@ def test_a_2d_landscape_is_one_map_per_network(qtbot, state):
         assert dialog.start()
     (result,) = done.args[0]
     assert result.dims == 2 and len(result.loss) == 3
-    assert dialog.land_plots.maps_box.isVisibleTo(dialog) and not dialog.land_plots.line_box.isVisibleTo(dialog)
+    assert dialog.land_plots.maps_box.isVisibleTo(
+        dialog
+    ) and not dialog.land_plots.line_box.isVisibleTo(dialog)
     assert sum(plot.isVisibleTo(dialog) for plot in dialog.land_plots.maps) == 1
     dialog.shutdown()
 

@@ -61,7 +61,9 @@ class LandscapeResult:
 def steps(points: int, span: float = 1.0) -> list[float]:
     """`points` evenly spaced values in [-span, span]; 0 is exactly one of them."""
     if points < 3 or points % 2 == 0:
-        raise StudioError(f"--points must be odd and at least 3 (0 is the middle one), got {points}")
+        raise StudioError(
+            f"--points must be odd and at least 3 (0 is the middle one), got {points}"
+        )
     if not span > 0:
         raise StudioError(f"--span must be positive, got {span}")
     half = points - 1
@@ -80,7 +82,9 @@ def filter_normalized_direction(model: nn.Module, generator: torch.Generator) ->
         d = d.to(device=theta.device, dtype=theta.dtype)
         dims = tuple(range(1, theta.dim()))
         norm = torch.linalg.vector_norm
-        d = d * (norm(theta.detach(), dim=dims, keepdim=True) / (norm(d, dim=dims, keepdim=True) + 1e-10))
+        d = d * (
+            norm(theta.detach(), dim=dims, keepdim=True) / (norm(d, dim=dims, keepdim=True) + 1e-10)
+        )
         direction[name] = torch.empty_like(theta).copy_(d)  # the weight's memory layout
     return direction
 
@@ -153,12 +157,16 @@ def loss_landscape(
     grid = [(a,) for a in alphas] if dims == 1 else [(a, b) for b in betas for a in alphas]
     emit = on_event or (lambda event: None)
     loss, accuracy = loss_surface(
-        model, data, dirs, grid, lambda done, total: emit(AnalysisProgress("landscape", name, done, total))
+        model,
+        data,
+        dirs,
+        grid,
+        lambda done, total: emit(AnalysisProgress("landscape", name, done, total)),
     )
     if dims == 2:
         n = len(alphas)
-        loss = [loss[r * n:(r + 1) * n] for r in range(n)]
-        accuracy = [accuracy[r * n:(r + 1) * n] for r in range(n)]
+        loss = [loss[r * n : (r + 1) * n] for r in range(n)]
+        accuracy = [accuracy[r * n : (r + 1) * n] for r in range(n)]
     return LandscapeResult(
         model=name, weights=weights, split="", images=data.images, dims=dims, seed=seed,
         alphas=alphas, betas=list(betas), loss=loss, accuracy=accuracy,

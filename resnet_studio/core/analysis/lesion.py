@@ -240,7 +240,9 @@ def _trie_order(sets: Iterable[frozenset[int]], n: int) -> list[frozenset[int]]:
     return sorted(set(sets), key=lambda s: [j in s for j in range(n)])
 
 
-def _walk(model: nn.Module, x: torch.Tensor, ordered: Sequence[frozenset[int]]) -> Iterator[torch.Tensor]:
+def _walk(
+    model: nn.Module, x: torch.Tensor, ordered: Sequence[frozenset[int]]
+) -> Iterator[torch.Tensor]:
     """The logits for each set of `ordered`, in order. Each pass starts at the first
     block where its set differs from the previous one, from that block's input as the
     previous pass computed it (`cache`); the work in front of it is shared."""
@@ -302,8 +304,9 @@ def lesion_study(
     sets = [frozenset(), *(frozenset([i]) for i in candidates),
             *(s for draw in draws_sets for s in draw)]  # fmt: skip
     emit = on_event or (lambda event: None)
-    errors = lesion_errors(model, data, sets,
-                           lambda done, total: emit(AnalysisProgress("lesion", name, done, total)))
+    errors = lesion_errors(
+        model, data, sets, lambda done, total: emit(AnalysisProgress("lesion", name, done, total))
+    )
     by_set = dict(zip(sets, errors, strict=True))
     single = [by_set[frozenset([i])] if can else None for i, can in enumerate(ok)]
     removed_k = [[by_set[draw[k]] for draw in draws_sets] for k in range(len(candidates))]

@@ -18,7 +18,9 @@ Series = tuple[Sequence[float], Sequence[float | None]]  # x values, y values (N
 
 
 def _fonts(height: int) -> tuple[ImageFont.ImageFont, ImageFont.ImageFont]:
-    return ImageFont.load_default(size=max(11, height // 45)), ImageFont.load_default(size=max(13, height // 36))
+    return ImageFont.load_default(size=max(11, height // 45)), ImageFont.load_default(
+        size=max(13, height // 36)
+    )
 
 
 def line_chart(series: Mapping[str, Series], *, title: str, xlabel: str, ylabel: str,

@@ -53,8 +53,14 @@ def lesion_csv(results: Sequence[LesionResult]) -> str:
 def lesion_pictures(results: Sequence[LesionResult]) -> dict[str, np.ndarray]:
     """lesion-single.png, lesion-k.png and paths.png as images."""
     labels = _labels(results)
-    single = {label: (list(range(1, len(r.blocks) + 1)), r.single) for label, r in zip(labels, results, strict=True)}
-    by_k = {label: (list(range(1, len(r.mean_k) + 1)), r.mean_k) for label, r in zip(labels, results, strict=True)}
+    single = {
+        label: (list(range(1, len(r.blocks) + 1)), r.single)
+        for label, r in zip(labels, results, strict=True)
+    }
+    by_k = {
+        label: (list(range(1, len(r.mean_k) + 1)), r.mean_k)
+        for label, r in zip(labels, results, strict=True)
+    }
     paths = {}
     for label, r in zip(labels, results, strict=True):
         total = sum(r.path_lengths)
@@ -75,7 +81,9 @@ def write_lesion_report(results: Sequence[LesionResult], out_dir: str | Path) ->
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"lesion.json": out / "lesion.json", "lesion.csv": out / "lesion.csv"}
-    atomic_write_text(paths["lesion.json"], json.dumps([r.to_dict() for r in results], indent=1) + "\n")
+    atomic_write_text(
+        paths["lesion.json"], json.dumps([r.to_dict() for r in results], indent=1) + "\n"
+    )
     atomic_write_text(paths["lesion.csv"], lesion_csv(results))
     for name, image in lesion_pictures(results).items():
         paths[name] = out / name
@@ -104,12 +112,18 @@ def landscape_pictures(results: Sequence[LandscapeResult]) -> dict[str, np.ndarr
     per network, landscape-2d-<model>.png."""
     labels = _labels(results)
     pictures = {}
-    lines = {label: (r.alphas, r.loss) for label, r in zip(labels, results, strict=True) if r.dims == 1}
+    lines = {
+        label: (r.alphas, r.loss) for label, r in zip(labels, results, strict=True) if r.dims == 1
+    }
     if lines:
         pictures["landscape-1d.png"] = line_chart(
             lines, title="Loss along a filter-normalised random direction",
             xlabel="alpha (step along the direction)", ylabel="loss", ymin=0.0)  # fmt: skip
-        accs = {label: (r.alphas, r.accuracy) for label, r in zip(labels, results, strict=True) if r.dims == 1}
+        accs = {
+            label: (r.alphas, r.accuracy)
+            for label, r in zip(labels, results, strict=True)
+            if r.dims == 1
+        }
         pictures["landscape-1d-accuracy.png"] = line_chart(
             accs, title="Accuracy along the same direction", xlabel="alpha", ylabel="top-1 %", ymin=0.0)  # fmt: skip
     for label, r in zip(labels, results, strict=True):
@@ -119,12 +133,16 @@ def landscape_pictures(results: Sequence[LandscapeResult]) -> dict[str, np.ndarr
     return pictures
 
 
-def write_landscape_report(results: Sequence[LandscapeResult], out_dir: str | Path) -> dict[str, Path]:
+def write_landscape_report(
+    results: Sequence[LandscapeResult], out_dir: str | Path
+) -> dict[str, Path]:
     """Write landscape.json, landscape.csv and the PNGs of `landscape_pictures`."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"landscape.json": out / "landscape.json", "landscape.csv": out / "landscape.csv"}
-    atomic_write_text(paths["landscape.json"], json.dumps([r.to_dict() for r in results], indent=1) + "\n")
+    atomic_write_text(
+        paths["landscape.json"], json.dumps([r.to_dict() for r in results], indent=1) + "\n"
+    )
     atomic_write_text(paths["landscape.csv"], landscape_csv(results))
     for name, image in landscape_pictures(results).items():
         paths[name] = out / name
