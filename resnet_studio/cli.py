@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from resnet_studio import __version__
+from resnet_studio.cli_analysis import add_analyze_parser
 from resnet_studio.cli_common import EXIT_USER_ERROR, RANDOM_WEIGHTS_HINT, load_images_reporting
 from resnet_studio.cli_inspect import add_inspect_parser
 from resnet_studio.cli_training import add_runs_parser, add_train_parser
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_runs_parser(commands)
     add_inspect_parser(commands)
     add_weights_parsers(commands)
+    add_analyze_parser(commands)
     return parser
 
 

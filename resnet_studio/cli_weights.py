@@ -123,15 +123,18 @@ def run_eval(args: argparse.Namespace) -> int:
 class ProgressBar:
     """A one-line bar redrawn in place on a terminal; a line every few seconds otherwise."""
 
-    def __init__(self, stream: TextIO, interval_s: float = 5.0) -> None:
+    def __init__(self, stream: TextIO, interval_s: float = 5.0, texts: Any = None) -> None:
         self.stream, self.interval_s = stream, interval_s
+        self.texts = texts  # a module with fraction(event) and progress_text(event); None: eval's
         self.tty = stream.isatty()
         self._last = 0.0
         self._drawn = False
 
     def __call__(self, event: Any) -> None:
-        from resnet_studio.app.evaluation import fraction, progress_text
+        from resnet_studio.app import evaluation
 
+        fraction = (self.texts or evaluation).fraction
+        progress_text = (self.texts or evaluation).progress_text
         now = time.monotonic()
         part = fraction(event)
         finished = part is not None and part >= 1.0

@@ -118,6 +118,9 @@ class MainWindow(QMainWindow):
         self.open_image_action = self._action("Open &Image…", "Ctrl+I", self._on_open_image_triggered)
         self.paste_image_action = self._action("&Paste Image", QKeySequence.StandardKey.Paste, self._on_paste_triggered)
         self.evaluate_action = self._action("E&valuate…", "Ctrl+E", self._on_evaluate_triggered)
+        self.analyze_action = self._action("&Analyze…", "Ctrl+L", self._on_analyze_triggered)
+        self.analyze_action.setEnabled(False)  # until PyTorch is loaded
+        self._analysis = None  # gui/analysis_dialog.AnalysisDialog, made on first use
         self.export_onnx_action = self._action("Export &ONNX…", None, self._on_export_onnx_triggered)
         self.export_plot_action = self._action("&Export Plot…", None, self._on_export_plot_triggered)
         self.export_plot_action.setEnabled(False)
@@ -131,6 +134,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.paste_image_action)
         file_menu.addSeparator()
         file_menu.addAction(self.evaluate_action)
+        file_menu.addAction(self.analyze_action)
         file_menu.addSeparator()
         file_menu.addAction(self.export_onnx_action)
         file_menu.addAction(self.export_plot_action)
@@ -179,6 +183,7 @@ class MainWindow(QMainWindow):
         self.drops.attach(self.model_panel, self.inspection)
         for action in self._model_actions():
             action.setEnabled(True)
+        self.analyze_action.setEnabled(True)
         self.pages.setCurrentWidget(self.tabs)
         self.statusBar().showMessage("Ready", 3000)
         self.core_loaded.emit()
@@ -281,6 +286,20 @@ class MainWindow(QMainWindow):
             self.model_panel.evaluate()
 
     @Slot()
+    def _on_analyze_triggered(self) -> None:
+        self.analyze()
+
+    def analyze(self):  # noqa: ANN201 (an AnalysisDialog; its module imports torch lazily)
+        """Open (or raise) the Analyze… dialog on the shared network (lesions, landscape)."""
+        from resnet_studio.gui.analysis_dialog import AnalysisDialog
+
+        if self._analysis is None:
+            self._analysis = AnalysisDialog(self.model, self, persist=self.context.persist)
+        self._analysis.show()
+        self._analysis.raise_()
+        return self._analysis
+
+    @Slot()
     def _on_export_onnx_triggered(self) -> None:
         if self.model_panel is not None:
             self.show_panel("Model")  # the result is written in its Weights box
@@ -333,6 +352,8 @@ class MainWindow(QMainWindow):
         self._memory_timer.stop()
         for panel in self.panels():
             panel.shutdown()
+        if self._analysis is not None:
+            self._analysis.shutdown()
         workers.stop_all()
         event.accept()
 
