@@ -36,6 +36,7 @@ from resnet_studio.app.training.session import TrainingSession, failure_text, jo
 from resnet_studio.core.errors import StudioError
 from resnet_studio.core.runs import default_runs_dir, open_run
 from resnet_studio.core.training_events import TrainingEvent
+from resnet_studio.gui.gradient_view import GradientView
 from resnet_studio.gui.panel import PanelContext
 from resnet_studio.gui.plots import PlotControls, TrainingPlots, ask_export_path
 from resnet_studio.gui.run_list import RunsTable
@@ -128,11 +129,13 @@ class TrainingPanel(QWidget):
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addWidget(self.controls)
         top_layout.addWidget(self.plots, 1)
+        self.gradients = GradientView(self.plots)  # gradient flow: the plotted runs, by depth
         right.addWidget(top)
+        right.addWidget(self.gradients)
         right.addWidget(self.runs)
         right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 1)
-        right.setSizes([560, 200])
+        right.setStretchFactor(2, 1)
+        right.setSizes([480, 180, 200])
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
@@ -177,6 +180,7 @@ class TrainingPanel(QWidget):
     def apply_palette(self) -> None:
         """Follow the window's light/dark palette."""
         self.plots.apply_palette()
+        self.gradients.apply_palette()
 
     # ------------------------------------------------------------------ public
     def is_running(self) -> bool:
@@ -307,6 +311,7 @@ class TrainingPanel(QWidget):
         if self.session.table_stale:
             self.refresh_runs()
         self.plots.redraw()
+        self.gradients.redraw()
         for name, live in self.session.take_changed().items():
             self.runs.set_live(name, live)
 
