@@ -1,15 +1,20 @@
 """The cost of recording per-layer gradient norms (issue 12, item 2; target <= 3 %).
 
-Two `RunTrainer`s in one process, on the same data, differ only in the recipe's
-`grad_norms` (on: after each backward one `torch._foreach_norm` over the conv/fc
-weight gradients summed into a device tensor, read at the one sync per log window).
-Their steps are timed in interleaved rounds, the order flipped every round (ABBA), so
-machine noise hits both alike; each round is one whole log window (the sync included).
-It prints the median images/s of each, their ratio, and, as a noise-free cross-check,
-the time of `GradientNorms.accumulate()` alone against a bare step.
+One `RunTrainer` (recipe `grad_norms` true) is stepped in rounds of one whole log
+window each (its sync included), with the recording off and on in turn: off is the
+trainer's own `grad_norms = None`, the very path of `--grad-norms false` (every use is
+an `is not None` check); on is after each backward one `torch._foreach_norm` over the
+conv/fc weight gradients summed into a device tensor, read at the window's sync. One
+trainer, so both variants run on the same model, memory and batches stream; the order
+flips every round (ABBA) so drifts of a shared machine hit both alike. (A first
+version with two trainers, one per variant, measured them 25 % apart under load while
+the recording itself timed at 0.01 % of a step: noise or the two models, not the
+recording, so the variants now share one trainer.) It prints the median images/s of
+each, the median of the per-round ratios, and, as a cross-check that noise cannot
+swamp, the time of `GradientNorms.accumulate()` alone against a step.
 
     .venv/bin/python bench/grad_norms.py [--model cifar-resnet20] [--batch 128]
-        [--rounds 6] [--device cpu]
+        [--log-every 5] [--rounds 16] [--device cpu]
 """
 
 from __future__ import annotations
@@ -47,8 +52,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="cifar-resnet20")
     parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--log-every", type=int, default=20, help="steps per window (= round)")
-    parser.add_argument("--rounds", type=int, default=6, help="windows per variant")
+    parser.add_argument("--log-every", type=int, default=5, help="steps per window (= round)")
+    parser.add_argument("--rounds", type=int, default=16, help="windows per variant")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     device = resolve_device(args.device)
@@ -59,26 +64,25 @@ def main() -> None:
     dataset = load_dataset("synthetic", image_size=32, val_size=0, seed=recipe.seed)
     dataset.test = None
 
-    def trainer(grad_norms: bool) -> RunTrainer:
-        return RunTrainer(ModelChoice(args.model), recipe.with_overrides(grad_norms=grad_norms),
-                          dataset, device, None, DistContext(), lambda event: None)
-
-    trainers = {"off": trainer(False), "on": trainer(True)}
-    for t in trainers.values():  # warm-up: allocator, kernels, the first window
-        timed_window(t, args.log_every, device)
+    trainer = RunTrainer(ModelChoice(args.model), recipe, dataset, device, None, DistContext(),
+                         lambda event: None)
+    norms = trainer.grad_norms
+    recording = {"off": None, "on": norms}
+    for key in ("off", "on"):  # warm-up: allocator, kernels, a first window of each
+        trainer.grad_norms = recording[key]
+        timed_window(trainer, args.log_every, device)
     seconds: dict[str, list[float]] = {"off": [], "on": []}
     for round_ in range(args.rounds):
         order = ("off", "on") if round_ % 2 == 0 else ("on", "off")
         for key in order:
-            seconds[key].append(timed_window(trainers[key], args.log_every, device))
+            trainer.grad_norms = recording[key]  # between windows: the sums were just reset
+            seconds[key].append(timed_window(trainer, args.log_every, device))
     rate = {k: [args.log_every * args.batch / s for s in v] for k, v in seconds.items()}
     median = {k: statistics.median(v) for k, v in rate.items()}
     # per round, on's throughput over off's: off's seconds over on's
     paired = [off_s / on_s for off_s, on_s in zip(seconds["off"], seconds["on"], strict=True)]
 
     # cross-check: the recording alone, after a backward, against a whole step
-    on = trainers["on"]
-    norms = on.grad_norms
     repeats = 50
     sync(device)
     start = time.perf_counter()

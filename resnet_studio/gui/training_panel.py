@@ -1,7 +1,8 @@
 """The Training panel: train plain and residual nets side by side (the paper's Figure 6).
 
 Left: what to train (`TrainingForm`) and Start / Pause / Stop. Right: the curves
-(`TrainingPlots`) above the run store (`RunsTable`).
+(`TrainingPlots`), the gradient flow by depth (`GradientView`) and the run store
+(`RunsTable`).
 
 How the window stays smooth while a comparison trains:
 
