@@ -211,6 +211,11 @@ def add_runs_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentPa
     runs = commands.add_parser("runs", help="list the runs in the run store")
     runs.add_argument("--runs-dir", help="default: $RESNET_STUDIO_RUNS_DIR or the user data folder")
     runs.add_argument("--json", action="store_true", help="one JSON object per run")
+    runs.add_argument("names", nargs="*", metavar="RUN",
+                      help="with --export-grad-norms: the runs to export (default: every run)")
+    runs.add_argument("--export-grad-norms", metavar="OUT.csv",
+                      help="write the runs' gradient norms by layer and window as CSV "
+                      "(run, model, iteration, epoch, layer, depth, grad_norm)")
     runs.set_defaults(run=run_runs)
     return runs
 
@@ -218,6 +223,12 @@ def add_runs_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentPa
 def run_runs(args: argparse.Namespace) -> int:
     from resnet_studio.core.runs import default_runs_dir, list_runs
 
+    if args.export_grad_norms:
+        return export_grad_norms(args.names, args.export_grad_norms, args.runs_dir)
+    if args.names:
+        from resnet_studio.core.errors import StudioError
+
+        raise StudioError("run names go with --export-grad-norms OUT.csv; `runs` alone lists them all")
     summaries = list_runs(args.runs_dir)
     if args.json:
         for s in summaries:
@@ -240,4 +251,28 @@ def run_runs(args: argparse.Namespace) -> int:
               f"{_number(s.final_train_error, '.2%'):>11}")
         if s.reason:
             print(f"    {s.reason}")
+    return 0
+
+
+def export_grad_norms(names: list[str], out: str, runs_dir: str | None) -> int:
+    """`runs --export-grad-norms OUT.csv [RUN ...]`: one CSV row per run, window and
+    layer (app.training.write_grad_norms_csv), from the runs' metrics.jsonl."""
+    from resnet_studio.app.training import write_grad_norms_csv
+    from resnet_studio.app.training.session import stored_series
+    from resnet_studio.core.errors import StudioError
+    from resnet_studio.core.runs import default_runs_dir, list_runs, open_run
+
+    names = names or [s.name for s in list_runs(runs_dir)]
+    if not names:
+        raise StudioError(f"no runs to export in {runs_dir or default_runs_dir()}")
+    series = [stored_series(open_run(name, runs_dir)) for name in names]
+    try:
+        rows = write_grad_norms_csv(out, series)
+    except OSError as exc:
+        raise StudioError(f"could not write {out}: {exc}") from exc
+    without = [s.name for s in series if not s.grad_norms]
+    print(f"wrote {rows:,} rows ({len(series) - len(without)} of {len(series)} runs) to {out}")
+    if without:
+        print(f"no gradient norms recorded in: {', '.join(without)} (trained with "
+              "--grad-norms false, or before they were recorded)")
     return 0

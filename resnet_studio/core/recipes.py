@@ -47,6 +47,7 @@ class Recipe:
     eval_every: int = 1000  # iterations between validation/test evaluations
     log_every: int = 20  # iterations between metric records (the one host sync point)
     checkpoint_every: int = 2000  # iterations between checkpoints (also on stop and finish)
+    grad_norms: bool = True  # record each conv/fc layer's gradient norm per log window
     # hardware
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     amp: bool | None = None  # bf16 autocast; None: on for CUDA

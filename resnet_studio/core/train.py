@@ -190,11 +190,14 @@ class _Session:
 
     def add(self, trainer: RunTrainer) -> None:
         self.trainers.append(trainer)
+        grads = trainer.grad_norms
         self.emit(RunStarted(run=trainer.name, model=trainer.choice.label,
                              path=str(trainer.run.path) if trainer.run else None,
                              total_iterations=trainer.total, iteration=trainer.iteration,
                              batches_per_epoch=trainer.batches_per_epoch,
-                             dataset=dataset_label(datasets.describe(trainer.dataset))))  # fmt: skip
+                             dataset=dataset_label(datasets.describe(trainer.dataset)),
+                             grad_layers=tuple(grads.names) if grads is not None else (),
+                             grad_depths=tuple(grads.depths) if grads is not None else ()))  # fmt: skip
 
     def run_all(self) -> list[RunResult]:
         """Step every unfinished run in turn until all end or a stop is asked for."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,14 @@ from resnet_studio.core import training_events as events
 from resnet_studio.core.catalog import ModelChoice
 from resnet_studio.core.distributed import DistContext, all_agree, all_reduce_sum
 from resnet_studio.core.errors import TrainingError
+from resnet_studio.core.gradient_norms import GradientNorms
 from resnet_studio.core.models import create_model, parse_name
 from resnet_studio.core.recipes import Recipe
 from resnet_studio.core.runs import Run
+from resnet_studio.core.runs.grad_layers import write_grad_layers
 from resnet_studio.core.runs.layout import EXTRA_FILE, WEIGHTS_FILE
 from resnet_studio.core.runs.validation import damaged, weights_mismatch
+from resnet_studio.core.trainer_batches import TrainerBatches
 from resnet_studio.core.weights import weights_metadata
 
 
@@ -78,8 +81,8 @@ class RunTrainer:
             forward = DistributedDataParallel(model, device_ids=[device.index] if cuda else None)
         self.forward = torch.compile(forward) if recipe.compile else forward
 
-        self.batches = self._make_batches(train=True)
-        self.batches_per_epoch = len(self.batches)
+        self.data = TrainerBatches(dataset, recipe, device, ctx, self.channels_last)
+        self.batches, self.batches_per_epoch = self.data.train, self.data.per_epoch
         if self.batches_per_epoch == 0:
             raise TrainingError(
                 f"the training split has {len(dataset.train)} images, fewer than one batch of "
@@ -102,57 +105,10 @@ class RunTrainer:
         self._tensorboard: Any = None
         self._tensorboard_tried = run is None
         self.last_eval: dict[str, Any] = {}
-        self._iterator: Iterator | None = None
-        self._eval_sources: dict[int, Any] = {}
-        self._stream_stats: tuple[torch.Tensor, torch.Tensor] | None = None
+        # per-layer gradient norms, summed on the device over each window (issue 12)
+        self.grad_norms = GradientNorms(model, device) if recipe.grad_norms else None
+        self._grad_layers_written = False  # grad_layers.json, at the first record
         self._reset_window()
-
-    # ------------------------------------------------------------------ data
-
-    def _make_batches(self, train: bool, split: Any = None) -> Any:
-        split = self.dataset.train if split is None else split
-        recipe, ctx = self.recipe, self.ctx
-        if self.dataset.in_memory:
-            return datasets.DeviceBatches(
-                split, recipe.batch_size, self.device, train=train, augment=recipe.augment,
-                normalize=self.dataset.normalize(recipe.normalization), seed=recipe.seed,
-                drop_last=train, channels_last=self.channels_last,
-                rank=ctx.rank, world_size=ctx.world_size,
-            )
-        if ctx.enabled:
-            raise TrainingError("multi-GPU training streams only in-memory datasets for now")
-        return datasets.make_loader(
-            split, recipe.batch_size, train=train, image_size=self.dataset.image_size,
-            workers=recipe.workers, seed=recipe.seed, pin_memory=self.device.type == "cuda",
-        )
-
-    def _epoch_batches(self, epoch: int, start: int) -> Iterator:
-        if self.dataset.in_memory:
-            return self.batches.epoch(epoch, start_batch=start)
-        loader = iter(self.batches)
-        for _ in range(start):  # streamed data resumes by skipping what was seen
-            next(loader)
-        return loader
-
-    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        epoch, position = divmod(self.iteration, self.batches_per_epoch)
-        if self._iterator is None or position == 0:
-            self._iterator = self._epoch_batches(epoch, position)
-        x, y = next(self._iterator)
-        if not self.dataset.in_memory:
-            x = self._normalize_streamed(x)
-            y = y.to(self.device, non_blocking=True)
-        return x, y
-
-    def _normalize_streamed(self, x: torch.Tensor) -> torch.Tensor:
-        if self._stream_stats is None:  # made once, not per batch
-            self._stream_stats = tuple(
-                torch.tensor(values, device=self.device).view(1, 3, 1, 1)
-                for values in (self.dataset.mean, self.dataset.std)
-            )
-        mean, std = self._stream_stats
-        x = x.to(self.device, non_blocking=True).float().div_(255).sub_(mean).div_(std)
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     # ------------------------------------------------------------------ schedule
 
@@ -182,6 +138,8 @@ class RunTrainer:
         self._window_steps = 0
         self._window_started = time.perf_counter()
         self._window_step_time = 0.0
+        if self.grad_norms is not None:
+            self.grad_norms.reset()
 
     @property
     def done(self) -> bool:
@@ -193,12 +151,14 @@ class RunTrainer:
         lr = self.lr_at(self.iteration)
         self._set_lr(lr)
         self.forward.train()
-        x, y = self._next_batch()
+        x, y = self.data.next(self.iteration)
         with self._autocast():
             logits = self.forward(x)
             loss = nn.functional.cross_entropy(logits, y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.grad_norms is not None:  # the raw gradients, before the step's weight decay
+            self.grad_norms.accumulate()
         self.optimizer.step()
         detached = loss.detach().float()
         finite = torch.isfinite(detached)
@@ -230,7 +190,9 @@ class RunTrainer:
         sums = torch.stack([self._loss_sum, self._errors, self._seen,
                             self._bad_iteration.float()])
         all_reduce_sum(sums[:3], self.ctx)
-        loss_sum, errors, seen, bad = sums.tolist()  # <- the one sync per window
+        if self.grad_norms is not None:  # DDP: gradients are all-reduced, norms equal
+            sums = torch.cat([sums, self.grad_norms.sums])
+        loss_sum, errors, seen, bad, *norm_sums = sums.tolist()  # <- the one sync per window
         steps, elapsed = self._window_steps, time.perf_counter() - self._window_started
         self.wall_time += self._window_step_time
         images_per_s = seen / max(self._window_step_time, 1e-9)
@@ -250,6 +212,8 @@ class RunTrainer:
             "images_per_s": images_per_s,
             "wall_time": round(self.wall_time, 3),
         }
+        if self.grad_norms is not None:  # the window's mean per layer, 6 digits (the file's size)
+            record["grad_norms"] = [float(f"{total / steps:.6g}") for total in norm_sums]
         if self._due(self.recipe.eval_every) or self.done:
             record.update(self.evaluate())
         self._write_record(record, eta_s=(self.total - self.iteration) * seconds_per_iteration)
@@ -261,13 +225,16 @@ class RunTrainer:
         if "val_error" in record or "test_error" in record:
             self.last_eval = record
         if self.run is not None:
-            self.run.append_metrics(record)
+            self.run.append_metrics(record)  # takes the writer lock first
+            if self.grad_norms is not None and not self._grad_layers_written:
+                write_grad_layers(self.run.path, self.grad_norms.names, self.grad_norms.depths)
+                self._grad_layers_written = True
         if not self._tensorboard_tried:
             self._tensorboard_tried = True
             self._tensorboard = self.run.tensorboard_writer()
         if self._tensorboard is not None:
             for key, value in record.items():
-                if key not in ("iteration", "epoch") and value is not None:
+                if key not in ("iteration", "epoch") and isinstance(value, (int, float)):
                     self._tensorboard.add_scalar(key, value, record["iteration"])
         evals = {k: record[k] for k in ("val_error", "test_error") if k in record}
         window = {k: v for k, v in record.items() if k not in evals}  # Progressed's fields
@@ -289,7 +256,7 @@ class RunTrainer:
                 continue
             wrong = torch.zeros((), device=self.device)
             total = torch.zeros((), device=self.device)
-            batches = self._eval_batches(split)
+            batches = self.data.evaluation(split)
             for x, y in batches:
                 with self._autocast():
                     wrong += (self.model(x).argmax(1) != y).sum()
@@ -299,15 +266,6 @@ class RunTrainer:
             results[key] = wrong_count / max(total_count, 1)
         self._update_best(results)
         return results
-
-    def _eval_batches(self, split: Any) -> Iterator:
-        # Built once per split: DeviceBatches moves its split to the device.
-        batches = self._eval_sources.get(id(split))
-        if batches is None:
-            batches = self._eval_sources[id(split)] = self._make_batches(train=False, split=split)
-        if self.dataset.in_memory:
-            return batches.epoch(0)
-        return ((self._normalize_streamed(x), y.to(self.device)) for x, y in batches)
 
     def _update_best(self, results: dict[str, float]) -> None:
         val, test = results.get("val_error"), results.get("test_error")
@@ -397,7 +355,7 @@ class RunTrainer:
         self.best_val, self.best_test = state.get("best_val"), state.get("best_test")
         self.evals_without_gain = state.get("evals_without_gain", 0)
         self.wall_time = float(state.get("wall_time", 0.0))
-        self._iterator = None
+        self.data.rewind()
         self._checkpointed_at = self.iteration
 
     def _load_weights(self, weights: dict[str, torch.Tensor], path: Path, advice: str) -> None:

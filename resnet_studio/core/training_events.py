@@ -76,6 +76,13 @@ def event_from_json(data: dict[str, Any]) -> TrainingEvent:
         raise ValueError(f"malformed {kind!r} event: {exc}") from None
 
 
+def _tuples(event: TrainingEvent, *names: str) -> None:
+    """Store sequence fields as tuples: JSON brings lists, and a frozen event stays
+    hashable and equal to the one that was sent."""
+    for name in names:
+        object.__setattr__(event, name, tuple(getattr(event, name)))
+
+
 # ----------------------------------------------------------------------------- job
 
 
@@ -130,6 +137,13 @@ class RunStarted(TrainingEvent):
     iteration: int  # where it starts: the checkpoint's iteration when resumed
     batches_per_epoch: int
     dataset: str = ""  # what it trains on, one line (core.data.dataset_label)
+    # the layers whose gradient norms each Progressed carries, in that order, and
+    # their depths on the main path (None: a projection shortcut); () when not recorded
+    grad_layers: tuple[str, ...] = ()
+    grad_depths: tuple[int | None, ...] = ()
+
+    def __post_init__(self) -> None:
+        _tuples(self, "grad_layers", "grad_depths")
 
 
 @dataclass(frozen=True)
@@ -147,12 +161,21 @@ class Progressed(TrainingEvent):
     wall_time: float  # seconds in this run's steps, over all sessions
     eta_s: float  # seconds left at this window's pace
     total_iterations: int
+    # the mean L2 norm of each recorded layer's weight gradient over the window, in
+    # RunStarted.grad_layers' order (core.gradient_norms); () when not recorded
+    grad_norms: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        _tuples(self, "grad_norms")
 
     def record(self) -> dict[str, Any]:
         """The training part of the metrics.jsonl record it was written with."""
-        return {"iteration": self.iteration, "epoch": self.epoch, "loss": self.loss,
-                "train_error": self.train_error, "lr": self.lr,
-                "images_per_s": self.images_per_s, "wall_time": self.wall_time}  # fmt: skip
+        record = {"iteration": self.iteration, "epoch": self.epoch, "loss": self.loss,
+                  "train_error": self.train_error, "lr": self.lr,
+                  "images_per_s": self.images_per_s, "wall_time": self.wall_time}  # fmt: skip
+        if self.grad_norms:
+            record["grad_norms"] = list(self.grad_norms)
+        return record
 
 
 @dataclass(frozen=True)

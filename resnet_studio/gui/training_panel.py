@@ -1,7 +1,8 @@
 """The Training panel: train plain and residual nets side by side (the paper's Figure 6).
 
 Left: what to train (`TrainingForm`) and Start / Pause / Stop. Right: the curves
-(`TrainingPlots`) above the run store (`RunsTable`).
+(`TrainingPlots`), the gradient flow by depth (`GradientView`) and the run store
+(`RunsTable`).
 
 How the window stays smooth while a comparison trains:
 
@@ -36,6 +37,7 @@ from resnet_studio.app.training.session import TrainingSession, failure_text, jo
 from resnet_studio.core.errors import DataError, StudioError
 from resnet_studio.core.runs import default_runs_dir, open_run
 from resnet_studio.core.training_events import TrainingEvent
+from resnet_studio.gui.gradient_view import GradientView
 from resnet_studio.gui.panel import PanelContext
 from resnet_studio.gui.plots import PlotControls, TrainingPlots, ask_export_path
 from resnet_studio.gui.run_list import RunsTable
@@ -131,11 +133,13 @@ class TrainingPanel(QWidget):
         self.data_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         top_layout.addWidget(self.data_label)
         top_layout.addWidget(self.plots, 1)
+        self.gradients = GradientView(self.plots)  # gradient flow: the plotted runs, by depth
         right.addWidget(top)
+        right.addWidget(self.gradients)
         right.addWidget(self.runs)
         right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 1)
-        right.setSizes([560, 200])
+        right.setStretchFactor(2, 1)
+        right.setSizes([480, 180, 200])
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
@@ -180,6 +184,7 @@ class TrainingPanel(QWidget):
     def apply_palette(self) -> None:
         """Follow the window's light/dark palette."""
         self.plots.apply_palette()
+        self.gradients.apply_palette()
 
     # ------------------------------------------------------------------ public
     def is_running(self) -> bool:
@@ -322,6 +327,7 @@ class TrainingPanel(QWidget):
         self.plots.redraw()
         self.data_label.setText(self.session.data_label())
         self.data_label.setVisible(bool(self.data_label.text()))
+        self.gradients.redraw()
         for name, live in self.session.take_changed().items():
             self.runs.set_live(name, live)
 

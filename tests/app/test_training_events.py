@@ -22,6 +22,12 @@ SAMPLES = [
                   batches_per_epoch=7),
     ev.Progressed(run="r1", iteration=5, epoch=0.7143, loss=2.25, train_error=0.875, lr=0.1,
                   images_per_s=1234.5, wall_time=1.25, eta_s=7.5, total_iterations=40),
+    ev.Progressed(run="r1", iteration=10, epoch=1.4286, loss=2.0, train_error=0.75, lr=0.1,
+                  images_per_s=1000.0, wall_time=2.5, eta_s=5.0, total_iterations=40,
+                  grad_norms=(0.125, 0.0625, 1.5)),
+    ev.RunStarted(run="r2", model="resnet18 (B)", path="/runs/r2", total_iterations=40,
+                  iteration=0, batches_per_epoch=7, grad_layers=("conv1", "layer2.0.downsample.0", "fc"),
+                  grad_depths=(1, None, 2)),
     ev.Evaluated(run="r1", iteration=20, epoch=2.8571, val_error=0.5, test_error=None),
     ev.Checkpointed(run="r1", iteration=10, path="/runs/r1/checkpoints/10.safetensors"),
     ev.RunFinished(run="r1", iteration=40),
@@ -79,3 +85,11 @@ def test_a_window_gives_back_its_record_and_an_evaluation_its_error():
                                "wall_time": 1.25}  # fmt: skip
     assert ev.Evaluated("r", 1, 0.1, val_error=0.5, test_error=None).error == 0.5
     assert ev.Evaluated("r", 1, 0.1, val_error=0.5, test_error=0.25).error == 0.25
+
+
+def test_a_window_with_gradient_norms_gives_them_back_as_its_record_list():
+    window = next(e for e in SAMPLES if isinstance(e, ev.Progressed) and e.grad_norms)
+    assert window.record()["grad_norms"] == [0.125, 0.0625, 1.5]
+    # JSON brings lists: the event keeps tuples, so it stays hashable and equal
+    back = ev.event_from_json(json.loads(json.dumps(window.to_json())))
+    assert back.grad_norms == (0.125, 0.0625, 1.5) and hash(back) == hash(window)

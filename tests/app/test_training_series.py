@@ -1,5 +1,6 @@
 """Run series without Qt: TensorBoard's smoothing, incremental smoothing, live
-evaluations joining their window's record, resume truncation, and CSV export."""
+evaluations joining their window's record, resume truncation, CSV export, and the
+gradient norms by layer (the latest window by depth, truncation, their CSV)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ import math
 
 import numpy as np
 
-from resnet_studio.app.training.series import RunSeries, SmoothedSeries, smooth, write_csv
+from resnet_studio.app.training.series import (
+    GRAD_NORM_COLUMNS,
+    RunSeries,
+    SmoothedSeries,
+    smooth,
+    write_csv,
+    write_grad_norms_csv,
+)
 
 
 def test_smoothing_is_tensorboards_debiased_ema():
@@ -91,3 +99,63 @@ def test_csv_export_writes_the_raw_points(tmp_path):
         rows = list(csv.DictReader(f))
     assert rows[0]["run"] == "run-a" and rows[0]["iteration"] == "2" and rows[0]["test_error"] == ""
     assert float(rows[1]["test_error"]) == 0.86 and float(rows[1]["loss"]) == 2.1
+
+
+LAYERS = ["conv1", "layer1.0.conv1", "layer2.0.downsample.0", "fc"]
+DEPTHS = [1, 2, None, 3]
+
+
+def _grad_windows(series, iterations):
+    for i in iterations:  # norms that say which window and layer they are: i + layer/10
+        series.add({"iteration": i, "epoch": i / 10, "loss": 1.0, "train_error": 0.5,
+                    "grad_norms": [i + k / 10 for k in range(len(LAYERS))]})  # fmt: skip
+
+
+def test_the_latest_window_gives_norm_against_depth_without_projection_shortcuts():
+    series = RunSeries("run-a", "resnet18 (B)")
+    assert series.latest_grad_norms() is None
+    series.set_grad_layers(LAYERS, DEPTHS)
+    _grad_windows(series, [2, 4])
+    series.add({"iteration": 5, "loss": 1.0, "train_error": 0.5})  # a record without norms
+    x, y = series.latest_grad_norms()
+    assert x.tolist() == [1, 2, 3] and y.tolist() == [4.0, 4.1, 4.3]
+    assert series.grad_iterations.values.tolist() == [2, 4]
+    # a record whose norms are not numbers still counts as a window, without norms
+    series.add({"iteration": 6, "loss": 1.0, "train_error": 0.5, "grad_norms": ["x"]})
+    assert series.train["iteration"].values.tolist() == [2, 4, 5, 6]
+    assert len(series.grad_norms) == 2
+    # without a layer list that fits, every layer is taken as on the path
+    unnamed = RunSeries("run-b", "cifar-plain8")
+    _grad_windows(unnamed, [2])
+    x, y = unnamed.latest_grad_norms()
+    assert x.tolist() == [1, 2, 3, 4] and y.tolist() == [2.0, 2.1, 2.2, 2.3]
+
+
+def test_truncation_forgets_the_norms_of_redone_windows():
+    series = RunSeries("run-a", "cifar-resnet8")
+    _grad_windows(series, [2, 4, 6, 8])
+    series.truncate_after(4)
+    assert series.grad_iterations.values.tolist() == [2, 4]
+    assert [n[0] for n in series.grad_norms] == [2.0, 4.0]
+    _grad_windows(series, [6])
+    assert series.latest_grad_norms()[1][0] == 6.0
+
+
+def test_grad_norm_csv_has_one_row_per_run_window_and_layer(tmp_path):
+    named = RunSeries("run-a", "resnet18 (B)")
+    named.set_grad_layers(LAYERS, DEPTHS)
+    _grad_windows(named, [2, 4])
+    named.add({"iteration": 6, "loss": 1.0, "train_error": 0.5})  # no norms: no rows
+    unnamed = RunSeries("run-b", "cifar-plain8")
+    unnamed.add({"iteration": 2, "epoch": 0.2, "loss": 1.0, "grad_norms": [0.5, None]})
+    path = tmp_path / "grads.csv"
+    assert write_grad_norms_csv(path, [named, unnamed]) == 2 * 4 + 2
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert tuple(rows[0]) == GRAD_NORM_COLUMNS
+    assert [(r["iteration"], r["layer"], r["depth"], float(r["grad_norm"])) for r in rows[4:8]] == [
+        ("4", "conv1", "1", 4.0), ("4", "layer1.0.conv1", "2", 4.1),
+        ("4", "layer2.0.downsample.0", "", 4.2), ("4", "fc", "3", 4.3)]
+    # an unknown layer list: depth by position, no name; a non-finite norm is empty
+    assert [(r["run"], r["layer"], r["depth"], r["grad_norm"]) for r in rows[8:]] == [
+        ("run-b", "", "1", "0.5"), ("run-b", "", "2", "")]

@@ -15,6 +15,8 @@ from resnet_studio.app.training.session import (
 from resnet_studio.core import training_events as ev
 from resnet_studio.core.errors import StudioError
 from resnet_studio.core.runs import create_run
+from resnet_studio.core.runs.grad_layers import write_grad_layers
+from resnet_studio.core.runs.layout import GRAD_LAYERS
 
 
 def window(run, iteration, total=8, **changes):
@@ -160,3 +162,27 @@ def test_the_data_the_curves_come_from_is_named(tmp_path):
     session.handle(ev.RunStarted(run="a", model="cifar-resnet8", path=None, total_iterations=4,
                                  iteration=0, batches_per_epoch=2, dataset=synthetic))  # fmt: skip
     assert session.data_label() == f"Data: {synthetic}"
+
+
+def test_gradient_norms_reach_the_series_live_and_from_the_store(session, tmp_path):
+    session.begin_job(shown=[])
+    session.handle(ev.RunStarted(run="a", model="cifar-plain8", path=None, total_iterations=8,
+                                 iteration=0, batches_per_epoch=4, grad_layers=("conv1", "fc"),
+                                 grad_depths=(1, 2)))  # fmt: skip
+    session.handle(window("a", 2, grad_norms=(0.5, 0.25)))
+    series = session.series["a"]
+    assert series.grad_layers == ["conv1", "fc"] and series.records[-1]["grad_norms"] == [0.5, 0.25]
+    x, y = series.latest_grad_norms()
+    assert x.tolist() == [1, 2] and y.tolist() == [0.5, 0.25]
+    # a past run: its records' norms and its grad_layers.json
+    run = create_run({"model": {"name": "cifar-resnet8", "shortcut": "B"}}, tmp_path)
+    run.append_metrics({"iteration": 2, "loss": 1.0, "train_error": 0.5, "grad_norms": [1.0, 2.0]})
+    write_grad_layers(run.path, ["conv1", "fc"], [1, 2])
+    run.close()
+    stored = session.series_for(run.name)
+    assert stored.grad_layers == ["conv1", "fc"] and stored.latest_grad_norms()[1].tolist() == [1.0, 2.0]
+    # a damaged layer list costs the names, not the curve
+    (run.path / GRAD_LAYERS).write_text("[1, 2]")
+    session.forget(run.name)
+    damaged = session.series_for(run.name)
+    assert damaged.grad_layers == [] and damaged.latest_grad_norms()[0].tolist() == [1, 2]

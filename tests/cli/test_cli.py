@@ -100,6 +100,38 @@ def test_runs_lists_a_finished_run(capsys, tmp_path):
     assert json.loads(out.splitlines()[0])["status"] == "finished"
 
 
+def test_runs_exports_the_gradient_norms_of_each_window_and_layer(capsys, tmp_path):
+    import csv
+
+    from resnet_studio.core.runs import list_runs, open_run
+
+    tiny = ["--image-size", "8", "--batch-size", "32", "--val-size", "128", "--iters", "4",
+            "--log-every", "2", "--eval-every", "4", "--runs-dir", str(tmp_path)]
+    assert run(capsys, "train", "--model", "cifar-plain8", "--compare", "cifar-resnet8", *tiny)[0] == 0
+    assert run(capsys, "train", "--model", "cifar-resnet8", "--grad-norms", "false", *tiny)[0] == 0
+    out_csv = tmp_path / "grads.csv"
+    code, out, _ = run(capsys, "runs", "--runs-dir", str(tmp_path), "--export-grad-norms", str(out_csv))
+    assert code == 0
+    # 2 runs with norms x 2 windows x 8 layers (7 convs + fc); the third recorded none
+    assert "wrote 32 rows (2 of 3 runs)" in out and "no gradient norms recorded in" in out
+    with open(out_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    for summary in list_runs(tmp_path):
+        records = open_run(summary.name, tmp_path).read_metrics()
+        mine = [r for r in rows if r["run"] == summary.name]
+        expected = [(str(r["iteration"]), norm) for r in records for norm in r.get("grad_norms", [])]
+        assert [(r["iteration"], float(r["grad_norm"])) for r in mine] == expected
+        if mine:
+            assert [r["layer"] for r in mine[:8]][::7] == ["conv1", "fc"]
+            assert [r["depth"] for r in mine[:8]] == [str(d) for d in range(1, 9)]
+    # one run by name; names without the export are refused with what to do
+    code, out, _ = run(capsys, "runs", "--runs-dir", str(tmp_path), "--export-grad-norms",
+                       str(out_csv), rows[0]["run"])  # fmt: skip
+    assert code == 0 and "wrote 16 rows (1 of 1 runs)" in out
+    code, _, err = run(capsys, "runs", "--runs-dir", str(tmp_path), rows[0]["run"])
+    assert code == 2 and "--export-grad-norms" in err
+
+
 def test_no_subcommand_help_is_instant_and_lists_commands(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])

@@ -77,10 +77,15 @@ def test_a_comparison_draws_what_the_store_holds(qtbot, training, runs_dir):
         evals = [r for r in stored if "test_error" in r]
         assert x.tolist() == [r["iteration"] for r in evals] and len(evals) == 2
         assert np.allclose(y, [100 * r["test_error"] for r in evals])
+        # gradient flow: the last window's norm of each of the 8 layers, by depth
+        x, y = training.gradients.line_of(result.name).getOriginalDataset()
+        assert x.tolist() == list(range(1, 9)) and np.allclose(y, stored[-1]["grad_norms"])
     # plain nets on the left, ResNets in the middle, one colour per run everywhere
     plain, resnet = (training.plots.curves_of(r.name) for r in results)
     assert plain.test in training.plots.plain_plot.items
     assert resnet.test in training.plots.resnet_plot.items
+    assert training.gradients.line_of(results[0].name) in training.gradients.plain_plot.items
+    assert training.gradients.line_of(results[1].name) in training.gradients.resnet_plot.items
     assert plain.color != resnet.color
     assert set(training.runs.checked_names()) == {r.name for r in results}
     assert training.runs.status_of(results[0].name) == "finished"

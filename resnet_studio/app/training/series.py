@@ -4,6 +4,10 @@ A run's curve grows by one point per log window for hours, and 100 overlaid runs
 64k iterations must stay interactive, so points go into numpy columns that grow by
 doubling (`Column`): appends are O(1) and the plot reads views, never copies.
 
+Gradient norms by layer (issue 12) are kept per window too: `latest_grad_norms` is
+what the gradient view draws (norm against depth), `write_grad_norms_csv` exports
+them, one row per run, window and layer.
+
 Smoothing is TensorBoard's bias-corrected exponential moving average. It is causal,
 so new points need only the last state (`Smoother`), and `SmoothedSeries` keeps the
 smoothed training curves of one run up to date incrementally. Test error is measured
@@ -22,9 +26,11 @@ from typing import Any
 import numpy as np
 
 from resnet_studio.core.catalog import is_plain
+from resnet_studio.core.runs.validation import grad_norms_of
 
 CSV_COLUMNS = ("run", "model", "iteration", "epoch", "loss", "train_error", "val_error",
                "test_error", "lr")  # fmt: skip
+GRAD_NORM_COLUMNS = ("run", "model", "iteration", "epoch", "layer", "depth", "grad_norm")
 
 
 def smooth(values: Iterable[float], weight: float) -> np.ndarray:
@@ -92,10 +98,35 @@ class RunSeries:
     train: dict[str, Column] = field(default_factory=dict)
     evals: dict[str, Column] = field(default_factory=dict)
     version: int = 0  # bumped on every change; the plot redraws when it differs
+    # the recorded layers (grad_layers.json, RunStarted) and their depths on the main
+    # path (None: a projection shortcut); empty when unknown
+    grad_layers: list[str] = field(default_factory=list)
+    grad_depths: list[int | None] = field(default_factory=list)
+    grad_iterations: Column = field(default_factory=Column)  # the windows with norms
+    grad_norms: list[np.ndarray] = field(default_factory=list)  # one array per such window
 
     def __post_init__(self) -> None:
         self.train = {k: Column() for k in ("iteration", "epoch", "loss", "train_error")}
         self.evals = {k: Column() for k in ("iteration", "epoch", "error")}
+
+    def set_grad_layers(self, names: Iterable[str], depths: Iterable[int | None]) -> None:
+        """Name the layers whose norms the records hold (in their order)."""
+        self.grad_layers, self.grad_depths = list(names), list(depths)
+        self.version += 1
+
+    def latest_grad_norms(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The latest window's gradient norm per layer against its depth (x: depth,
+        1-based; y: norm), projection shortcuts left out; None before a window with
+        norms. Without a matching layer list every layer counts as on the path."""
+        if not self.grad_norms:
+            return None
+        norms = self.grad_norms[-1]
+        depths = self.grad_depths
+        if len(depths) != len(norms):
+            return np.arange(1, len(norms) + 1, dtype=float), norms
+        on_path = np.array([d is not None for d in depths])
+        x = np.array([d for d in depths if d is not None], dtype=float)
+        return x, norms[on_path]
 
     @property
     def plain(self) -> bool:
@@ -111,6 +142,10 @@ class RunSeries:
                 column.append(record.get(key))
         if "test_error" in record or "val_error" in record:
             self._add_evaluation(record)
+        norms = grad_norms_of(record)
+        if norms is not None:
+            self.grad_iterations.append(record.get("iteration"))
+            self.grad_norms.append(np.asarray(norms, dtype=float))
         self.version += 1
 
     def extend(self, records: Iterable[Mapping[str, Any]]) -> None:
@@ -143,6 +178,9 @@ class RunSeries:
             keep = int(np.searchsorted(its, iteration, side="right"))
             for column in columns.values():
                 column.truncate(keep)
+        keep = int(np.searchsorted(self.grad_iterations.values, iteration, side="right"))
+        self.grad_iterations.truncate(keep)
+        del self.grad_norms[keep:]
         self.version += 1
 
 
@@ -185,4 +223,29 @@ def write_csv(path: str | Path, runs: Iterable[RunSeries]) -> int:
                 values = {"run": series.name, "model": series.model, **record}
                 writer.writerow(["" if values.get(c) is None else values.get(c) for c in CSV_COLUMNS])
                 rows += 1
+    return rows
+
+
+def write_grad_norms_csv(path: str | Path, runs: Iterable[RunSeries]) -> int:
+    """The gradient norms of `runs` in long form, one row per run, window and layer
+    (`GRAD_NORM_COLUMNS`; depth empty for a projection shortcut, layer empty when the
+    run's layer list is unknown), the numbers of metrics.jsonl. Returns the rows."""
+    rows = 0
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(GRAD_NORM_COLUMNS)
+        for series in runs:
+            for record in series.records:
+                norms = grad_norms_of(record)
+                if norms is None:
+                    continue
+                known = len(series.grad_layers) == len(series.grad_depths) == len(norms)
+                for index, norm in enumerate(norms):
+                    layer = series.grad_layers[index] if known else ""
+                    depth = series.grad_depths[index] if known else index + 1
+                    writer.writerow([series.name, series.model, record["iteration"],
+                                     record.get("epoch", ""), layer,
+                                     "" if depth is None else depth,
+                                     "" if math.isnan(norm) else norm])  # fmt: skip
+                    rows += 1
     return rows

@@ -14,6 +14,7 @@ the table (`series_for`).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,7 +23,8 @@ from resnet_studio.app.observable import Emitter
 from resnet_studio.app.training.series import RunSeries
 from resnet_studio.core.catalog import FAILED_STATUSES, ModelChoice, dataset_label
 from resnet_studio.core.errors import StudioError
-from resnet_studio.core.runs import open_run
+from resnet_studio.core.runs import Run, open_run
+from resnet_studio.core.runs.grad_layers import read_grad_layers
 from resnet_studio.core.training_events import (
     Evaluated,
     Loading,
@@ -110,6 +112,8 @@ class TrainingSession:
                 series.extend(open_run(event.run, self.runs_dir).read_metrics())
             self.series[event.run] = series
         series.dataset = event.dataset or series.dataset
+        if event.grad_layers:
+            series.set_grad_layers(event.grad_layers, event.grad_depths)
         series.truncate_after(event.iteration)  # the engine redoes what came after it
         self.live[event.run] = LiveRun(iteration=event.iteration, total=event.total_iterations)
         self.table_stale = True  # the new row appears at the next tick
@@ -153,17 +157,7 @@ class TrainingSession:
         OSError when it cannot be read)."""
         series = self.series.get(name)
         if series is None:
-            run = open_run(name, self.runs_dir)
-            records = run.read_metrics()
-            model = run.config.get("model", {})
-            if isinstance(model, dict):
-                label = ModelChoice(model.get("name", "?"), shortcut=model.get("shortcut")).label
-            else:
-                label = str(model)
-            described = run.config.get("dataset")
-            series = RunSeries(name, label, dataset_label(described) if isinstance(described, dict) else "")
-            series.extend(records)
-            self.series[name] = series
+            series = self.series[name] = stored_series(open_run(name, self.runs_dir))
         return series
 
     def set_shown(self, name: str, shown: bool) -> None:
@@ -190,6 +184,26 @@ class TrainingSession:
             and self.series[name].evals["error"].size >= evaluations
             for name in self.live
         )
+
+
+def stored_series(run: Run) -> RunSeries:
+    """A run's points as its folder holds them (StudioError or OSError when its
+    metrics cannot be read); the Training panel and `runs --export-grad-norms` use it."""
+    records = run.read_metrics()
+    model = run.config.get("model", {})
+    if isinstance(model, dict):
+        label = ModelChoice(model.get("name", "?"), shortcut=model.get("shortcut")).label
+    else:
+        label = str(model)
+    described = run.config.get("dataset")
+    series = RunSeries(run.name, label, dataset_label(described) if isinstance(described, dict) else "")
+    # a damaged layer list costs the layer names, not the curves: depths then count layers
+    with contextlib.suppress(StudioError, OSError):
+        layers = read_grad_layers(run.path)
+        if layers is not None:
+            series.set_grad_layers(*layers)
+    series.extend(records)
+    return series
 
 
 def job_summary(results: Iterable[object]) -> tuple[str, bool]:

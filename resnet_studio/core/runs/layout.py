@@ -16,6 +16,7 @@ LOCK = ".lock"
 WEIGHTS_FILE = "model.safetensors"
 EXTRA_FILE = "state.pt"
 TRAINER_FILE = "trainer.json"
+GRAD_LAYERS = "grad_layers.json"  # the layers whose gradient norms the records hold
 
 ENV_RUNS_DIR = "RESNET_STUDIO_RUNS_DIR"
 

@@ -94,6 +94,40 @@ def training_config(config: Mapping[str, Any], path: Path) -> tuple[ModelChoice,
     return ModelChoice(options["name"], shortcut=shortcut, zero_init_residual=zero_init), recipe
 
 
+# --------------------------------------------------------------------------- gradient norms
+
+GRAD_LAYERS_ADVICE = (f"Delete it to have it written again at the next record of a resume "
+                      f"(the curves by depth then assume every layer is on the main path), "
+                      f"or {DELETE_THE_RUN}.")  # fmt: skip
+
+
+def check_grad_layers(doc: Mapping[str, Any], path: Path) -> tuple[list[str], list[int | None]]:
+    """The layer names and depths of a grad_layers.json: two lists of one length,
+    names as text, depths integers >= 1 or null (a projection shortcut)."""
+    names, depths = doc.get("layers"), doc.get("depths")
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise damaged(path, "its layers are not a list of layer names", GRAD_LAYERS_ADVICE)
+    if not isinstance(depths, list) or not all(d is None or (_is_int(d) and d >= 1) for d in depths):
+        raise damaged(path, "its depths are not a list of integers >= 1 or null", GRAD_LAYERS_ADVICE)
+    if len(names) != len(depths):
+        raise damaged(path, f"it names {len(names)} layers but gives {len(depths)} depths",
+                      GRAD_LAYERS_ADVICE)  # fmt: skip
+    return names, depths
+
+
+def grad_norms_of(record: Mapping[str, Any]) -> list[float] | None:
+    """A metrics record's "grad_norms" (one mean gradient norm per recorded layer, in
+    the order of grad_layers.json; null where it was not finite) as floats, NaN for
+    null; None when the record has none or they are not such a list (another writer's
+    record: its other numbers still count)."""
+    norms = record.get("grad_norms")
+    if not isinstance(norms, list) or not norms:
+        return None
+    if not all(v is None or (_is_number(v) and v >= 0) for v in norms):
+        return None
+    return [math.nan if v is None else float(v) for v in norms]
+
+
 # --------------------------------------------------------------------------- status.json
 
 

@@ -1,0 +1,124 @@
+"""Gradient flow: each shown run's gradient norm per layer against depth, live.
+
+The paper (§4.1) says its plain nets, trained with BN, have healthy gradients, so
+their degradation is not vanishing gradients. Two plots in Figure 6's arrangement,
+plain nets left, ResNets right (y linked, log scale), hold one line per run: the
+latest log window's mean gradient norm of each weighted layer, at its depth on the
+main path (conv1 at 1, the fc last; projection shortcuts left out). A plain net
+whose early layers sit decades below its last ones would be vanishing; lines of
+plain and residual twins at like heights say the claim holds.
+
+The view follows the runs `TrainingPlots` shows (same runs, same colours) and reads
+their `RunSeries` (`latest_grad_norms`, app layer); each line is created once and fed
+with `setData` when its series' version changed, from the panel's redraw timer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QWidget
+
+# isort: split
+import pyqtgraph as pg  # after PySide6, so pyqtgraph binds to it
+
+from resnet_studio.gui.plots import TrainingPlots
+from resnet_studio.gui.widgets import plot_colors
+
+__all__ = ["GradientView"]
+
+
+class _Line:
+    """One run's line, created once."""
+
+    def __init__(self, item: pg.PlotDataItem, plain: bool) -> None:
+        self.item, self.plain = item, plain
+        self.drawn_version = -1
+
+
+class GradientView(pg.GraphicsLayoutWidget):
+    """Gradient norm against depth for the runs `plots` shows; `redraw()` on a timer."""
+
+    def __init__(self, plots: TrainingPlots, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._plots = plots
+        self._lines: dict[str, _Line] = {}
+        self.plain_plot = self._make_plot("Plain networks: gradient norm by layer")
+        self.resnet_plot = self._make_plot("ResNets: gradient norm by layer")
+        self.resnet_plot.setYLink(self.plain_plot)  # heights compare across the two
+        self.addItem(self.plain_plot, row=0, col=0)
+        self.addItem(self.resnet_plot, row=0, col=1)
+        self.setToolTip("The latest log window's mean L2 norm of each conv/fc layer's weight "
+                        "gradient, at its depth (log scale). Paper §4.1: with BN the plain "
+                        "nets' gradients stay healthy; degradation is not vanishing gradients.")
+        self.setMinimumHeight(150)
+        self.apply_palette()
+
+    def _make_plot(self, title: str) -> pg.PlotItem:
+        plot = pg.PlotItem()
+        plot.setTitle(title, size="9pt")
+        plot.showGrid(x=True, y=True, alpha=0.25)
+        plot.setLabel("bottom", "depth (weighted layer)")
+        plot.setLabel("left", "gradient norm")
+        plot.getAxis("left").setWidth(48)
+        plot.setLogMode(y=True)
+        plot.addLegend(offset=(-8, 8), labelTextSize="8pt", verSpacing=-6)
+        return plot
+
+    def plot_for(self, plain: bool) -> pg.PlotItem:
+        return self.plain_plot if plain else self.resnet_plot
+
+    def line_of(self, name: str) -> pg.PlotDataItem | None:
+        """The line drawn for run `name` (tests read its data), or None."""
+        line = self._lines.get(name)
+        return line.item if line is not None else None
+
+    def redraw(self) -> int:
+        """Follow the shown runs: add and remove lines, push changed data. Returns how
+        many lines were updated."""
+        shown = set(self._plots.run_names())
+        for name in [n for n in self._lines if n not in shown]:
+            line = self._lines.pop(name)
+            self.plot_for(line.plain).removeItem(line.item)
+        updated = 0
+        for name in shown:
+            series = self._plots.series(name)
+            if series is None:
+                continue
+            line = self._lines.get(name)
+            if line is None:
+                line = self._lines[name] = self._add_line(name, series.model, series.plain)
+            if series.version == line.drawn_version:
+                continue
+            line.drawn_version = series.version
+            latest = series.latest_grad_norms()
+            if latest is None:
+                line.item.setData([], [])
+                continue
+            depth, norm = latest
+            # log scale: a zero norm (a layer without a gradient) is a gap, not -inf
+            line.item.setData(depth, np.where(norm > 0, norm, np.nan))
+            updated += 1
+        return updated
+
+    def _add_line(self, name: str, model: str, plain: bool) -> _Line:
+        color = self._plots.color_of(name) or QColor("#1f77b4")
+        item = pg.PlotDataItem(pen=pg.mkPen(color, width=1.8), name=model, symbol="o",
+                               symbolSize=4, symbolPen=None, symbolBrush=color)  # fmt: skip
+        self.plot_for(plain).addItem(item)
+        item.setLogMode(False, True)
+        return _Line(item, plain)
+
+    def apply_palette(self) -> None:
+        """Follow the window's light/dark palette (background, axes, titles, legends)."""
+        colors = plot_colors()
+        self.setBackground(colors["background"])
+        pen = pg.mkPen(colors["foreground"])
+        for plot in (self.plain_plot, self.resnet_plot):
+            for name in ("left", "bottom"):
+                plot.getAxis(name).setPen(pen)
+                plot.getAxis(name).setTextPen(pen)
+            plot.titleLabel.setAttr("color", colors["foreground"])
+            plot.titleLabel.setText(plot.titleLabel.text)
+            if plot.legend is not None:
+                plot.legend.setLabelTextColor(colors["foreground"])
