@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 from resnet_studio.core.recipes import RECIPES, Recipe
@@ -73,16 +77,52 @@ def recipe_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from resnet_studio.core.train import TrainControl
+
+    overrides = recipe_overrides(args)
+    printer = JsonPrinter() if args.json else ProgressPrinter(sys.stderr)
+    control = TrainControl()
+    with stop_on_interrupt(control):
+        results = _train_or_resume(args, overrides, printer, control)
+    if not args.json:
+        printer.close()
+        print_results_table(results, sys.stdout)
+    return 0 if all(r.status == "finished" for r in results) else 1
+
+
+@contextlib.contextmanager
+def stop_on_interrupt(control: Any) -> Iterator[None]:
+    """Ctrl+C (or SIGTERM) stops after the current step, as the window's Stop does:
+    every run ends "cancelled" with a checkpoint, ready for --resume. A second Ctrl+C
+    aborts at once (the runs keep their last periodic checkpoint)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        if control.stopped:
+            raise KeyboardInterrupt
+        print("\nstopping after this step, with a checkpoint (Ctrl+C again aborts)…",
+              file=sys.stderr, flush=True)  # fmt: skip
+        control.stop()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _train_or_resume(args: argparse.Namespace, overrides: dict, printer: Any, control: Any) -> list:
     from resnet_studio.core.errors import StudioError
     from resnet_studio.core.models import parse_name
     from resnet_studio.core.recipes import get_recipe
     from resnet_studio.core.train import ModelChoice, resume, train
 
-    overrides = recipe_overrides(args)
-    printer = JsonPrinter() if args.json else ProgressPrinter(sys.stderr)
     if args.resume:
         results = resume(args.resume, runs_dir=args.runs_dir, overrides=overrides,
-                         on_event=printer, from_checkpoint=args.from_checkpoint)  # fmt: skip
+                         on_event=printer, from_checkpoint=args.from_checkpoint, control=control)  # fmt: skip
     else:
         if args.from_checkpoint is not None:
             raise StudioError("--from-checkpoint goes with --resume RUN")
@@ -92,11 +132,8 @@ def run_train(args: argparse.Namespace) -> int:
         choices = [ModelChoice(name, shortcut=None if parse_name(name).plain else args.shortcut,
                                zero_init_residual=args.zero_init_residual)
                    for name in [args.model, *args.compare]]
-        results = train(choices, recipe, runs_dir=args.runs_dir, on_event=printer)
-    if not args.json:
-        printer.close()
-        print_results_table(results, sys.stdout)
-    return 0 if all(r.status == "finished" for r in results) else 1
+        results = train(choices, recipe, runs_dir=args.runs_dir, on_event=printer, control=control)
+    return results
 
 
 class JsonPrinter:

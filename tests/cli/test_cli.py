@@ -193,3 +193,39 @@ def test_the_progress_printer_shows_windows_evaluations_and_endings():
     assert "4/4  loss 2.250" in lines[1] and "test" not in lines[1]
     assert "val 25.00%  test 12.50%" in lines[2]
     assert lines[3].endswith("[diverged: try a lower --lr]") and "test 12.50%" in lines[3]
+
+
+def test_ctrl_c_stops_a_training_with_a_checkpoint_that_resumes(tmp_path):
+    """Ctrl+C in a terminal acts as the window's Stop: the run ends "cancelled" after
+    the current step with a checkpoint there, and --resume continues from it."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from resnet_studio.core.runs import list_runs, open_run
+
+    cmd = [sys.executable, "-m", "resnet_studio", "train", "--model", "cifar-resnet8", "--image-size", "8",
+           "--batch-size", "16", "--val-size", "64", "--iters", "100000", "--log-every", "2",
+           "--checkpoint-every", "100000", "--eval-every", "0", "--runs-dir", str(tmp_path), "--json"]  # fmt: skip
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    for line in process.stdout:  # wait for the first training window
+        if json.loads(line).get("event") == "progressed":
+            break
+    process.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert process.returncode == 1, process.stderr.read()  # not finished, but not a crash
+    [summary] = list_runs(tmp_path)
+    run = open_run(summary.name, tmp_path)
+    assert summary.status == "cancelled"
+    stopped_at = run.latest_checkpoint()
+    assert stopped_at is not None  # the checkpoint of the step it stopped at
+    code = subprocess.run([sys.executable, "-m", "resnet_studio", "train", "--resume", summary.name,
+                           "--iters", str(summary.iterations + 4), "--runs-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300).returncode  # fmt: skip
+    assert code == 0 and list_runs(tmp_path)[0].status == "finished"
