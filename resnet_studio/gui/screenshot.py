@@ -41,12 +41,18 @@ def take_screenshot(
         app.exit(code)
 
     def poll() -> None:
-        if window.model_panel is not None and title not in window.panel_titles():
+        if window.device is not None and title not in window.panel_titles():  # core loaded, panel missing
             print(f"error: the {panel} panel is not available in this version "
                   f"(panels: {', '.join(window.panel_titles()) or 'none'})", file=sys.stderr)  # fmt: skip
             finish(2)
             return
+        if title not in window.panel_titles():
+            return  # still loading PyTorch: the other panels come with it
         window.show_panel(title)
+        if panel == "training" and not state.get("runs_shown") and window.training is not None \
+                and not window.context.demo:  # a screenshot of what the store holds
+            state["runs_shown"] = True
+            window.training.show_latest_comparison()
         if view and not state.get("view_set") and window.is_ready():
             state["view_set"] = True  # once the network and its weights are in
             inspection = window.inspection

@@ -245,6 +245,20 @@ class TrainingPanel(QWidget):
     def pause(self, paused: bool = True) -> None:
         self.job_bar.set_paused(paused)
 
+    def show_latest_comparison(self) -> None:
+        """Tick the runs of the newest comparison in the store (one run per net of its
+        `comparison`), e.g. for a screenshot of a Figure 6 trained earlier."""
+        from resnet_studio.core.runs import list_runs
+
+        summaries = list_runs(self.runs_dir)  # newest first
+        if not summaries:
+            return
+        wanted = open_run(summaries[0].name, self.runs_dir).config.get("comparison") or []
+        for label in wanted:
+            match = next((r for r in summaries if r.model == label or r.name.endswith(label)), None)
+            if match is not None:
+                self.store.show_run(match.name)
+
     def refresh_runs(self) -> None:
         """Read the run store again (config.json + status.json per run: fast)."""
         self.store.refresh()
