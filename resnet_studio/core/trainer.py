@@ -23,6 +23,7 @@ from resnet_studio.core import training_events as events
 from resnet_studio.core.catalog import ModelChoice
 from resnet_studio.core.distributed import DistContext, all_agree, all_reduce_sum
 from resnet_studio.core.errors import TrainingError
+from resnet_studio.core.eta import EtaEstimator
 from resnet_studio.core.models import create_model, parse_name
 from resnet_studio.core.recipes import Recipe
 from resnet_studio.core.runs import Run
@@ -105,6 +106,7 @@ class RunTrainer:
         self._iterator: Iterator | None = None
         self._eval_sources: dict[int, Any] = {}
         self._stream_stats: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._eta = EtaEstimator()  # per session: a resumed run warms up again
         self._reset_window()
 
     # ------------------------------------------------------------------ data
@@ -234,7 +236,7 @@ class RunTrainer:
         steps, elapsed = self._window_steps, time.perf_counter() - self._window_started
         self.wall_time += self._window_step_time
         images_per_s = seen / max(self._window_step_time, 1e-9)
-        seconds_per_iteration = elapsed / steps
+        self._eta.add(steps, elapsed)
         self._reset_window()
         if all_agree(bad >= 0, self.ctx, self.device):
             raise LossNotFinite(int(bad) if bad >= 0 else self.iteration)
@@ -252,11 +254,11 @@ class RunTrainer:
         }
         if self._due(self.recipe.eval_every) or self.done:
             record.update(self.evaluate())
-        self._write_record(record, eta_s=(self.total - self.iteration) * seconds_per_iteration)
+        self._write_record(record, eta_s=self._eta.eta(self.total - self.iteration))
         if self._due(self.recipe.checkpoint_every) or self.done:
             self.checkpoint()
 
-    def _write_record(self, record: dict[str, Any], eta_s: float) -> None:
+    def _write_record(self, record: dict[str, Any], eta_s: float | None) -> None:
         self.last_record = record
         if "val_error" in record or "test_error" in record:
             self.last_eval = record

@@ -110,6 +110,8 @@ class TrainingSession:
                 series.extend(open_run(event.run, self.runs_dir).read_metrics())
             self.series[event.run] = series
         series.truncate_after(event.iteration)  # the engine redoes what came after it
+        series.total_iterations = event.total_iterations  # the plots' x range from the 1st point
+        series.batches_per_epoch = event.batches_per_epoch
         self.live[event.run] = LiveRun(iteration=event.iteration, total=event.total_iterations)
         self.table_stale = True  # the new row appears at the next tick
         self.message.emit("Training…")
