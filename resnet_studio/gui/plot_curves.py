@@ -3,7 +3,8 @@
 `RunCurves` holds the five `PlotDataItem`s of a run (training error raw and
 smoothed, test error, loss raw and smoothed) and pushes its `RunSeries` into them
 only when the series changed (see `gui.plots` for why it is built this way). It
-also keeps the run's data extents for the plots' ranges (`app.training.plot_ranges`).
+also keeps the run's data extents for the plots' ranges (`app.training.plot_ranges`),
+which `set_view_ranges` puts on the views.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from PySide6.QtGui import QColor, QPen
 # isort: split
 import pyqtgraph as pg  # after PySide6, so pyqtgraph binds to it
 
-from resnet_studio.app.training.plot_ranges import RunExtents, run_extents
+from resnet_studio.app.training.plot_ranges import Range, RunExtents, run_extents
 from resnet_studio.app.training.series import RunSeries, SmoothedSeries
 
 RAW_ALPHA = 60  # the raw curve under a smoothed one: visible, not competing
@@ -30,6 +31,7 @@ class RunCurves:
         self.smoothing: float | None = None
         self.smoothed = SmoothedSeries(series)
         self._extents: tuple[tuple[int, str, bool], RunExtents] | None = None
+        self._marked = False  # the training curves carry a dot (one point so far)
         faint = QColor(color)
         faint.setAlpha(RAW_ALPHA)
         dashed = pg.mkPen(color, width=1.6, style=Qt.PenStyle.DashLine)
@@ -68,8 +70,20 @@ class RunCurves:
         self.train_raw.setVisible(smoothing > 0)
         self.loss_raw.setVisible(smoothing > 0)
         self.test.setData(series.evals[x_key].values, 100 * series.evals["error"].values)
+        self._mark_single_point(len(x) == 1)
         self.drawn_version = series.version
         return True
+
+    def _mark_single_point(self, single: bool) -> None:
+        # a line needs two points: the first window of a run shows as a dot
+        if single == self._marked:
+            return
+        self._marked = single
+        for item in (self.train, self.loss):
+            item.setSymbol("o" if single else None)
+            item.setSymbolSize(5)
+            item.setSymbolPen(None)
+            item.setSymbolBrush(self.color)
 
     def extents(self, x_key: str, log_y: bool) -> RunExtents:
         """What the run draws (for the plots' ranges), re-read only when its data,
@@ -85,3 +99,18 @@ def make_curve(pen: QPen, name: str | None = None) -> pg.PlotDataItem:
     item.setClipToView(True)
     item.setDownsampling(auto=True, method="peak")
     return item
+
+
+def set_view_ranges(views: list[pg.ViewBox], x: Range | None, y: Range | None) -> None:
+    """Exactly these ranges (no padding of pyqtgraph's) on each view, with the links
+    blocked (both ways) so that none passes a pixel-aligned copy to the other."""
+    if x is None and y is None:
+        return
+    for view in views:
+        view.blockLink(True)
+    try:
+        for view in views:
+            view.setRange(xRange=x, yRange=y, padding=0.0)
+    finally:
+        for view in views:
+            view.blockLink(False)

@@ -44,10 +44,10 @@ from PySide6.QtWidgets import (
 import pyqtgraph as pg  # after PySide6, so pyqtgraph binds to it
 from pyqtgraph import exporters
 
-from resnet_studio.app.training.plot_ranges import Range, fit_views
+from resnet_studio.app.training.plot_ranges import fit_views
 from resnet_studio.app.training.series import RunSeries, write_csv
 from resnet_studio.gui import settings
-from resnet_studio.gui.plot_curves import RunCurves
+from resnet_studio.gui.plot_curves import RunCurves, set_view_ranges
 from resnet_studio.gui.widgets import plot_colors
 
 # Distinct on light and dark backgrounds (Tableau 10, the default of matplotlib).
@@ -223,9 +223,9 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
         views = fit_views((c.extents(key, self.log_y) for c in self._curves.values()),
                           key, self.log_y)  # fmt: skip
         if self.following["error"]:
-            _set_ranges([self.plain_plot.vb, self.resnet_plot.vb], views.x, views.error)
+            set_view_ranges([self.plain_plot.vb, self.resnet_plot.vb], views.x, views.error)
         if self.following["loss"]:
-            _set_ranges([self.loss_plot.vb], views.x, views.loss)
+            set_view_ranges([self.loss_plot.vb], views.x, views.loss)
 
     def follow_data(self) -> None:
         """Every plot follows the data again (a new x axis, the auto button)."""
@@ -330,22 +330,6 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
     def export_csv(self, path: str | Path, names: Iterable[str] | None = None) -> int:
         """The raw points (no smoothing) of the shown runs; returns the rows written."""
         return write_csv(path, [self._curves[n].series for n in (names or self._curves)])
-
-
-
-def _set_ranges(views: list[pg.ViewBox], x: Range | None, y: Range | None) -> None:
-    """Exactly these ranges (no padding of pyqtgraph's) on each view, with the links
-    blocked (both ways) so that none passes a pixel-aligned copy to the other."""
-    if x is None and y is None:
-        return
-    for view in views:
-        view.blockLink(True)
-    try:
-        for view in views:
-            view.setRange(xRange=x, yRange=y, padding=0.0)
-    finally:
-        for view in views:
-            view.blockLink(False)
 
 
 class PlotControls(QWidget):

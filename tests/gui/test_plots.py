@@ -67,8 +67,11 @@ def test_one_point_of_a_run_without_a_plan_shows_twice_its_x(plots):
 def test_the_second_point_fits_the_data(plots):
     series = make_series("r", "cifar-resnet20", [(10, 0.9, 2.3)], total=64000)
     plots.add_run(series)
+    curves = plots.curves_of("r")
+    assert curves.train.opts["symbol"] == "o" and curves.loss.opts["symbol"] == "o"  # a dot
     series.add({"iteration": 20, "epoch": 0.2, "loss": 2.1, "train_error": 0.8})
     assert plots.redraw() == 1
+    assert curves.train.opts["symbol"] is None and curves.loss.opts["symbol"] is None  # a line
     (x0, x1), (y0, y1) = view_range(plots.resnet_plot)
     assert x0 == pytest.approx(0) and 20 <= x1 <= 21
     assert y0 <= 80 and 90 <= y1 <= 91
