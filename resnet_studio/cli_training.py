@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from typing import Any, TextIO
 
+from resnet_studio.core.eta import format_eta
 from resnet_studio.core.recipes import RECIPES, Recipe
 from resnet_studio.core.training_events import (
     Evaluated,
@@ -216,15 +217,7 @@ def _progress_line(window: Progressed, evaluated: Evaluated | None = None) -> st
     evals = "".join(f"  {label} {error:6.2%}" for label, error in errors if error is not None)
     return (f"{window.run:<34} [{bar}] {done}/{total}  loss {window.loss:.3f}  "
             f"train err {window.train_error:6.2%}{evals}  {window.images_per_s:7.0f} img/s  "
-            f"ETA {_duration(window.eta_s)}")
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+            f"ETA {format_eta(window.eta_s)}")
 
 
 def print_results_table(results: list, stream: TextIO) -> None:

@@ -23,6 +23,7 @@ from resnet_studio.core import training_events as events
 from resnet_studio.core.catalog import ModelChoice
 from resnet_studio.core.distributed import DistContext, all_agree, all_reduce_sum
 from resnet_studio.core.errors import TrainingError
+from resnet_studio.core.eta import EtaEstimator
 from resnet_studio.core.gradient_norms import GradientNorms
 from resnet_studio.core.models import create_model, parse_name
 from resnet_studio.core.recipes import Recipe
@@ -108,6 +109,7 @@ class RunTrainer:
         # per-layer gradient norms, summed on the device over each window (issue 12)
         self.grad_norms = GradientNorms(model, device) if recipe.grad_norms else None
         self._grad_layers_written = False  # grad_layers.json, at the first record
+        self._eta = EtaEstimator()  # per session: a resumed run warms up again
         self._reset_window()
 
     # ------------------------------------------------------------------ schedule
@@ -196,7 +198,7 @@ class RunTrainer:
         steps, elapsed = self._window_steps, time.perf_counter() - self._window_started
         self.wall_time += self._window_step_time
         images_per_s = seen / max(self._window_step_time, 1e-9)
-        seconds_per_iteration = elapsed / steps
+        self._eta.add(steps, elapsed)
         self._reset_window()
         if all_agree(bad >= 0, self.ctx, self.device):
             raise LossNotFinite(int(bad) if bad >= 0 else self.iteration)
@@ -216,11 +218,11 @@ class RunTrainer:
             record["grad_norms"] = [float(f"{total / steps:.6g}") for total in norm_sums]
         if self._due(self.recipe.eval_every) or self.done:
             record.update(self.evaluate())
-        self._write_record(record, eta_s=(self.total - self.iteration) * seconds_per_iteration)
+        self._write_record(record, eta_s=self._eta.eta(self.total - self.iteration))
         if self._due(self.recipe.checkpoint_every) or self.done:
             self.checkpoint()
 
-    def _write_record(self, record: dict[str, Any], eta_s: float) -> None:
+    def _write_record(self, record: dict[str, Any], eta_s: float | None) -> None:
         self.last_record = record
         if "val_error" in record or "test_error" in record:
             self.last_eval = record

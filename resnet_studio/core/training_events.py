@@ -159,7 +159,7 @@ class Progressed(TrainingEvent):
     lr: float
     images_per_s: float  # measured inside the steps
     wall_time: float  # seconds in this run's steps, over all sessions
-    eta_s: float  # seconds left at this window's pace
+    eta_s: float | None  # seconds left (core.eta: smoothed); None while estimating
     total_iterations: int
     # the mean L2 norm of each recorded layer's weight gradient over the window, in
     # RunStarted.grad_layers' order (core.gradient_norms); () when not recorded

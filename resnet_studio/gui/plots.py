@@ -10,6 +10,11 @@ Why it is built this way (pyqtgraph `examples/scrollingPlots.py`, CONVENTIONS 5)
   iterations stay interactive.
 - Smoothing (TensorBoard's debiased EMA, `SmoothedSeries`) is drawn over the raw
   curve, which stays faint underneath; test error is shown raw, as in the paper.
+- The view ranges are computed from the data (`app.training.plot_ranges`), not by
+  pyqtgraph's per-plot auto-range: the linked plain and ResNet plots get the union
+  of every run, so neither clips the other's curves, and a first point shows on
+  axes that span the run. Panning or zooming a plot stops the following; its "A"
+  button (or the menu's auto range) starts it again.
 
 The data, the smoothing and the CSV export live in `app.training.series`; this module
 only draws. `PlotControls` is the bar above the plots (x axis, one plot, log y,
@@ -39,8 +44,10 @@ from PySide6.QtWidgets import (
 import pyqtgraph as pg  # after PySide6, so pyqtgraph binds to it
 from pyqtgraph import exporters
 
-from resnet_studio.app.training.series import RunSeries, SmoothedSeries, write_csv
+from resnet_studio.app.training.plot_ranges import fit_views
+from resnet_studio.app.training.series import RunSeries, write_csv
 from resnet_studio.gui import settings
+from resnet_studio.gui.plot_curves import RunCurves, set_view_ranges
 from resnet_studio.gui.widgets import plot_colors
 
 # Distinct on light and dark backgrounds (Tableau 10, the default of matplotlib).
@@ -48,7 +55,6 @@ RUN_COLORS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )  # fmt: skip
-RAW_ALPHA = 60  # the raw curve under a smoothed one: visible, not competing
 X_KEYS = {"iterations": "iteration", "epochs": "epoch"}
 EXPORT_FILTERS = "PNG image (*.png);;SVG image (*.svg);;CSV of the points (*.csv)"
 
@@ -66,64 +72,6 @@ def ask_export_path(parent: QWidget | None, suffix: str | None = None) -> Path |
     return Path(path)
 
 
-class _RunCurves:
-    """The five items of one run; created once, fed with setData."""
-
-    def __init__(self, series: RunSeries, color: QColor) -> None:
-        self.series = series
-        self.color = QColor(color)
-        self.drawn_version = -1
-        self.smoothing: float | None = None
-        self.smoothed = SmoothedSeries(series)
-        faint = QColor(color)
-        faint.setAlpha(RAW_ALPHA)
-        dashed = pg.mkPen(color, width=1.6, style=Qt.PenStyle.DashLine)
-        self.train_raw = _curve(pg.mkPen(faint, width=1, style=Qt.PenStyle.DashLine))
-        self.train = _curve(dashed)
-        self.test = _curve(pg.mkPen(color, width=2.4), name=series.model)
-        # evaluations are sparse (every eval_every iterations): mark them, so the
-        # first one shows before there is a line
-        self.test.setSymbol("o")
-        self.test.setSymbolSize(5)
-        self.test.setSymbolPen(None)
-        self.test.setSymbolBrush(color)
-        self.loss_raw = _curve(pg.mkPen(faint, width=1))
-        self.loss = _curve(pg.mkPen(color, width=1.8), name=series.model)
-
-    @property
-    def error_items(self) -> list[pg.PlotDataItem]:
-        return [self.train_raw, self.train, self.test]
-
-    @property
-    def loss_items(self) -> list[pg.PlotDataItem]:
-        return [self.loss_raw, self.loss]
-
-    def draw(self, x_key: str, smoothing: float, force: bool = False) -> bool:
-        """Push the series into the items if anything changed; True if it drew."""
-        series = self.series
-        if not force and series.version == self.drawn_version and smoothing == self.smoothing:
-            return False
-        smoothed = self.smoothed.update(smoothing)
-        self.smoothing = smoothing
-        x = series.train[x_key].values
-        self.train_raw.setData(x, 100 * series.train["train_error"].values)
-        self.loss_raw.setData(x, series.train["loss"].values)
-        self.train.setData(x, 100 * smoothed["train_error"])
-        self.loss.setData(x, smoothed["loss"])
-        self.train_raw.setVisible(smoothing > 0)
-        self.loss_raw.setVisible(smoothing > 0)
-        self.test.setData(series.evals[x_key].values, 100 * series.evals["error"].values)
-        self.drawn_version = series.version
-        return True
-
-
-def _curve(pen, name: str | None = None) -> pg.PlotDataItem:
-    item = pg.PlotDataItem(pen=pen, name=name)
-    item.setClipToView(True)
-    item.setDownsampling(auto=True, method="peak")
-    return item
-
-
 class TrainingPlots(pg.GraphicsLayoutWidget):
     """Figure 6 left and middle (plain | ResNet, linked axes) or one overlaid error plot,
     and the loss below. The panel owns the data; this widget only draws it."""
@@ -134,11 +82,18 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
         self.smoothing = 0.6
         self.overlay = False
         self.log_y = False
-        self._curves: dict[str, _RunCurves] = {}
+        self._curves: dict[str, RunCurves] = {}
         self._next_color = 0
         self.plain_plot = self._make_plot("Plain networks")
         self.resnet_plot = self._make_plot("ResNets")
         self.loss_plot = self._make_plot("Training loss", error=False)
+        # the ranges are ours (fit_ranges): they follow the data until the user pans or
+        # zooms, the linked error plots and the loss plot apart
+        self.following = {"error": True, "loss": True}
+        for plot in (self.plain_plot, self.resnet_plot, self.loss_plot):
+            plot.vb.disableAutoRange()
+            plot.vb.sigRangeChangedManually.connect(self._on_view_range_changed_manually)
+            plot.vb.sigStateChanged.connect(self._on_view_state_changed)
         self.resnet_plot.setXLink(self.plain_plot)
         self.resnet_plot.setYLink(self.plain_plot)
         # The loss plot is not x-linked: pyqtgraph links views in screen pixels, and the
@@ -215,7 +170,7 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
         curves = self._curves.get(name)
         return curves.series if curves is not None else None
 
-    def curves_of(self, name: str) -> _RunCurves | None:
+    def curves_of(self, name: str) -> RunCurves | None:
         return self._curves.get(name)
 
     def add_run(self, series: RunSeries, color: QColor | str | None = None) -> QColor:
@@ -225,7 +180,7 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
         if color is None:
             color = RUN_COLORS[self._next_color % len(RUN_COLORS)]
             self._next_color += 1
-        curves = _RunCurves(series, QColor(color))
+        curves = RunCurves(series, QColor(color))
         self._curves[series.name] = curves
         error_plot = self._error_plot_for(series)
         for item in curves.error_items:
@@ -234,6 +189,7 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
             self.loss_plot.addItem(item)
         self._apply_log(curves)
         curves.draw(X_KEYS[self.x_axis], self.smoothing, force=True)
+        self.fit_ranges()
         return QColor(curves.color)
 
     def remove_run(self, name: str) -> None:
@@ -244,6 +200,7 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
             self._error_plot_for(curves.series).removeItem(item)
         for item in curves.loss_items:
             self.loss_plot.removeItem(item)
+        self.fit_ranges()
 
     def _error_plot_for(self, series: RunSeries) -> pg.PlotItem:
         return self.plain_plot if self.overlay or series.plain else self.resnet_plot
@@ -253,7 +210,43 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
         """Push changed runs into their items (the panel's timer calls this). Returns
         how many runs were redrawn."""
         key = X_KEYS[self.x_axis]
-        return sum(curves.draw(key, self.smoothing) for curves in self._curves.values())
+        drawn = sum(curves.draw(key, self.smoothing) for curves in self._curves.values())
+        if drawn:
+            self.fit_ranges()
+        return drawn
+
+    def fit_ranges(self) -> None:
+        """Set the ranges that show every run whole (app.training.plot_ranges) on the
+        plots that follow the data: one error range on both linked plots, the same
+        x on the loss plot."""
+        key = X_KEYS[self.x_axis]
+        views = fit_views((c.extents(key, self.log_y) for c in self._curves.values()),
+                          key, self.log_y)  # fmt: skip
+        if self.following["error"]:
+            set_view_ranges([self.plain_plot.vb, self.resnet_plot.vb], views.x, views.error)
+        if self.following["loss"]:
+            set_view_ranges([self.loss_plot.vb], views.x, views.loss)
+
+    def follow_data(self) -> None:
+        """Every plot follows the data again (a new x axis, the auto button)."""
+        self.following = dict.fromkeys(self.following, True)
+        self.fit_ranges()
+
+    def _group_of(self, view: object) -> str:
+        return "loss" if view is self.loss_plot.vb else "error"
+
+    @Slot(object)
+    def _on_view_range_changed_manually(self, _mask: object) -> None:
+        self.following[self._group_of(self.sender())] = False
+
+    @Slot(object)
+    def _on_view_state_changed(self, view: pg.ViewBox) -> None:
+        # pyqtgraph's "A" button and the menu's auto range enable its auto-range,
+        # which fits one plot to its own items: take the request over instead
+        if any(view.autoRangeEnabled()):
+            view.disableAutoRange()
+            self.following[self._group_of(view)] = True
+            self.fit_ranges()
 
     def set_smoothing(self, weight: float) -> None:
         self.smoothing = min(max(float(weight), 0.0), 0.999)
@@ -265,8 +258,7 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
         self._update_x_labels()
         for curves in self._curves.values():
             curves.draw(X_KEYS[x_axis], self.smoothing, force=True)
-        self.plain_plot.enableAutoRange()
-        self.loss_plot.enableAutoRange()
+        self.follow_data()
 
     def set_overlay(self, overlay: bool) -> None:
         """Move the ResNet curves into the plain plot (one plot) or back (two plots)."""
@@ -281,6 +273,7 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
                     target.addItem(item)
         self.overlay = overlay
         self._place()
+        self.fit_ranges()
 
     def set_log_y(self, log_y: bool) -> None:
         self.log_y = log_y
@@ -288,8 +281,9 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
             plot.setLogMode(y=log_y)
         for curves in self._curves.values():
             self._apply_log(curves)
+        self.follow_data()  # the old range is in the other units
 
-    def _apply_log(self, curves: _RunCurves) -> None:
+    def _apply_log(self, curves: RunCurves) -> None:
         for item in curves.error_items + curves.loss_items:
             item.setLogMode(False, self.log_y)
 
@@ -336,7 +330,6 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
     def export_csv(self, path: str | Path, names: Iterable[str] | None = None) -> int:
         """The raw points (no smoothing) of the shown runs; returns the rows written."""
         return write_csv(path, [self._curves[n].series for n in (names or self._curves)])
-
 
 
 class PlotControls(QWidget):

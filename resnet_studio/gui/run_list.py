@@ -13,7 +13,6 @@ table of hundreds of runs stays one widget, and live updates are plain item chan
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -44,22 +43,13 @@ from resnet_studio.core.catalog import (
     STALE,
     UNKNOWN,
 )
+from resnet_studio.core.eta import format_eta
 from resnet_studio.gui.widgets import status_color
 
 COLUMNS = ("Run", "Status", "Progress", "Images/s", "ETA", "Test error", "Created", "Folder")
 RUN, STATUS, PROGRESS, SPEED, ETA, TEST, CREATED, FOLDER = range(len(COLUMNS))
 NAME_ROLE = Qt.ItemDataRole.UserRole
 FRACTION_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-def format_eta(seconds: float | None) -> str:
-    """'1:02:03', '4:05' or '' (unknown): what a user reads at a glance."""
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        return ""
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _percent(value: float | None) -> str:

@@ -184,15 +184,18 @@ def test_the_progress_printer_shows_windows_evaluations_and_endings():
     printer(ev.Loading("synthetic", 1, 2))
     printer(ev.RunStarted(run="r1", model="cifar-resnet8", path=None, total_iterations=4,
                           iteration=0, batches_per_epoch=2))  # fmt: skip
+    printer(ev.Progressed(run="r1", iteration=2, epoch=1.0, loss=2.5, train_error=0.75, lr=0.1,
+                          images_per_s=90.0, wall_time=0.5, eta_s=None, total_iterations=4))  # fmt: skip
     printer(ev.Progressed(run="r1", iteration=4, epoch=2.0, loss=2.25, train_error=0.5, lr=0.1,
                           images_per_s=100.0, wall_time=1.0, eta_s=0.0, total_iterations=4))  # fmt: skip
     printer(ev.Evaluated(run="r1", iteration=4, epoch=2.0, val_error=0.25, test_error=0.125))
     printer(ev.RunDiverged(run="r1", iteration=4, reason="try a lower --lr"))
     lines = stream.getvalue().splitlines()
     assert lines[0] == "cifar-resnet8          starting at iteration 0"
-    assert "4/4  loss 2.250" in lines[1] and "test" not in lines[1]
-    assert "val 25.00%  test 12.50%" in lines[2]
-    assert lines[3].endswith("[diverged: try a lower --lr]") and "test 12.50%" in lines[3]
+    assert "2/4  loss 2.500" in lines[1] and lines[1].endswith("ETA estimating…")
+    assert "4/4  loss 2.250" in lines[2] and "test" not in lines[2] and lines[2].endswith("ETA 0:00")
+    assert "val 25.00%  test 12.50%" in lines[3]
+    assert lines[4].endswith("[diverged: try a lower --lr]") and "test 12.50%" in lines[4]
 
 
 def test_ctrl_c_stops_a_training_with_a_checkpoint_that_resumes(tmp_path):

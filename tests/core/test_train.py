@@ -79,6 +79,9 @@ def test_a_run_reports_typed_events_that_match_its_metrics_file(tmp_path):
     assert isinstance(runs[0], RunStarted) and runs[0].iteration == 0 and runs[0].total_iterations == 20
     assert isinstance(runs[-1], RunFinished) and runs[-1].iteration == 20
     windows = [e for e in events if isinstance(e, Progressed)]
+    # core.eta: the first window is skipped, the second alone is too few, the end is 0
+    assert [w.eta_s is None for w in windows] == [True, True, False, False]
+    assert windows[2].eta_s > 0 and windows[3].eta_s == 0.0
     assert [w.record() for w in windows] == [
         {k: v for k, v in r.items() if k not in ("val_error", "test_error")} for r in records]
     evaluations = [e for e in events if isinstance(e, Evaluated)]

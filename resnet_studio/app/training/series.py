@@ -104,6 +104,8 @@ class RunSeries:
     grad_depths: list[int | None] = field(default_factory=list)
     grad_iterations: Column = field(default_factory=Column)  # the windows with norms
     grad_norms: list[np.ndarray] = field(default_factory=list)  # one array per such window
+    total_iterations: int | None = None  # the run's plan, when known (a live run)
+    batches_per_epoch: int | None = None
 
     def __post_init__(self) -> None:
         self.train = {k: Column() for k in ("iteration", "epoch", "loss", "train_error")}
@@ -132,6 +134,16 @@ class RunSeries:
     def plain(self) -> bool:
         """Plain nets go to Figure 6's left plot, ResNets to the middle one."""
         return is_plain(self.model)
+
+    def planned_end(self, x_key: str) -> float | None:
+        """Where the run will end on the x axis ("iteration" or "epoch"); None when
+        the plan is unknown (a past run read from the store)."""
+        total, per_epoch = self.total_iterations, self.batches_per_epoch
+        if not total:
+            return None
+        if x_key == "epoch":
+            return total / per_epoch if per_epoch else None
+        return float(total)
 
     def add(self, record: Mapping[str, Any]) -> None:
         """Append one metrics record (a metrics.jsonl line: a window, and the errors

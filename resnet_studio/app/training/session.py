@@ -115,6 +115,8 @@ class TrainingSession:
         if event.grad_layers:
             series.set_grad_layers(event.grad_layers, event.grad_depths)
         series.truncate_after(event.iteration)  # the engine redoes what came after it
+        series.total_iterations = event.total_iterations  # the plots' x range from the 1st point
+        series.batches_per_epoch = event.batches_per_epoch
         self.live[event.run] = LiveRun(iteration=event.iteration, total=event.total_iterations)
         self.table_stale = True  # the new row appears at the next tick
         self.message.emit("Training…")
