@@ -406,24 +406,3 @@ RESUMABLE_STATUSES = ("cancelled", "failed", STALE)
 # Offset of the synthetic data set's test images from its training seed: the test
 # split of `synthetic` and the Figure 7 view's "synthetic test images" are the same.
 SYNTHETIC_TEST_SEED_OFFSET = 1_000_003
-
-
-def dataset_label(described: dict) -> str:
-    """One line naming the data a run trains on (from `describe`, or a run's
-    config.json "dataset"), e.g. "CIFAR-10 · 16 px · 10,000 training / 1,000 test
-    images". Synthetic data says so plainly: its curves are not CIFAR-10's."""
-    from resnet_studio.core.weights.classes import CIFAR10_CLASSES  # torch-free
-
-    name = str(described.get("name") or "?")
-    if name == "synthetic":
-        name = "synthetic data (built in, offline; not CIFAR-10)"
-    elif name != "CIFAR-10" and tuple(described.get("classes") or ()) == CIFAR10_CLASSES:
-        name = f"CIFAR-10 ({name})"  # a copy of it: a zip or a folder
-    parts = [name]
-    if described.get("image_size"):
-        parts.append(f"{described['image_size']} px")
-    counts = [f"{described[k]:,} {what}" for k, what in (("train", "training"), ("val", "validation"),
-                                                          ("test", "test")) if described.get(k)]  # fmt: skip
-    if counts:
-        parts.append(" / ".join(counts) + " images")
-    return " · ".join(parts)

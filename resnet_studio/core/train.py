@@ -21,7 +21,8 @@ from typing import Any
 import torch
 
 from resnet_studio.core import data as datasets
-from resnet_studio.core.catalog import ModelChoice, dataset_label
+from resnet_studio.core.catalog import ModelChoice
+from resnet_studio.core.dataset_label import dataset_label
 from resnet_studio.core.device import resolve_device
 from resnet_studio.core.distributed import all_agree, init_from_env, shutdown
 from resnet_studio.core.errors import DataError, StudioError, TrainingError

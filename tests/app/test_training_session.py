@@ -153,7 +153,7 @@ def test_the_status_line_of_a_job_end():
 
 
 def test_the_data_the_curves_come_from_is_named(tmp_path):
-    from resnet_studio.core.catalog import dataset_label
+    from resnet_studio.core.dataset_label import dataset_label
 
     session = TrainingSession(tmp_path)
     assert session.data_label() == ""

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from resnet_studio.app.observable import Emitter
 from resnet_studio.app.training.series import RunSeries
-from resnet_studio.core.catalog import FAILED_STATUSES, ModelChoice, dataset_label
+from resnet_studio.core.catalog import FAILED_STATUSES, ModelChoice
+from resnet_studio.core.dataset_label import dataset_label
 from resnet_studio.core.errors import StudioError
 from resnet_studio.core.runs import Run, open_run
 from resnet_studio.core.runs.grad_layers import read_grad_layers
