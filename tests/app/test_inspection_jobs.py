@@ -77,7 +77,7 @@ def test_a_bundle_is_a_predictor_with_the_layers_the_views_offer(model, weight_f
     assert model.blocks[:2] == ["layer1.0", "layer1.1"] and len(model.blocks) == 9 and not model.plain
     assert model.gradcam_layers[0] == "stem" and model.last_stage == "layer3" and model.num_classes == 10
     assert model.tree  # the layer tree the Activations view lists
-    plain = jobs.build_bundle(1, ModelChoice("cifar-plain20").resolved(), None)
+    plain = jobs.build_bundle(1, ModelChoice("cifar-plain32").resolved(), None)  # nothing ships for it
     assert plain.plain and plain.random_weights and plain.weights_text == "random weights"
 
 
@@ -144,8 +144,11 @@ def test_the_compare_model_from_a_name_a_file_or_nothing(weight_file, tmp_path):
     with pytest.raises(StudioError, match="Type a network"):
         jobs.build_compare_bundle(1, " ", "")
     assert twin("plain34") == "resnet34" and twin("resnet50-v1d") == "plain50-v1d"  # the Plain twin button
-    random = jobs.build_compare_bundle(2, twin("cifar-resnet20"), "")
-    assert random.name == "cifar-plain20" and random.random_weights and random.generation == 2
+    trained = jobs.build_compare_bundle(2, twin("cifar-resnet20"), "")  # no weights named: the shipped ones
+    assert trained.name == "cifar-plain20" and not trained.random_weights and trained.generation == 2
+    assert trained.weights_text.startswith("trained by resnet-studio")
+    random = jobs.build_compare_bundle(2, "cifar-plain32", "")  # nothing ships for it
+    assert random.random_weights
     from_file = jobs.build_compare_bundle(3, "", str(weight_file))  # the file names its network
     assert from_file.name == "cifar-resnet20" and from_file.predictor.class_names == NAMES
     with pytest.raises(StudioError, match="not a weight file, a run"):

@@ -41,7 +41,7 @@ def cifar_weights(tmp_path):
 def test_inspect_two_images_writes_pngs_and_json(capsys, tmp_path, images, cifar_weights):
     out_dir = tmp_path / "out"
     code, out, err = run(capsys, "inspect", *images, "--model", "cifar-resnet20", "--weights", cifar_weights,
-                         "--layer", "layer2.0", "--gradcam", "--fig7", "--compare", "cifar-plain20",
+                         "--layer", "layer2.0", "--gradcam", "--fig7", "--compare", "cifar-plain20", "--compare-weights", "random",
                          "--topk", "3", "--json", "--out", str(out_dir), "--device", "cpu")
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]

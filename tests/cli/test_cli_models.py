@@ -58,5 +58,7 @@ def test_models_without_torch_prints_what_measuring_prints(capsys, monkeypatch, 
 def test_a_filter_selects_from_the_table_too():
     out = _without_torch("models", "cifar-plain", "--json")
     assert [line.split('"')[3] for line in out.splitlines()] == [
-        "cifar-plain20", "cifar-plain32", "cifar-plain44", "cifar-plain56", "cifar-plain110", "cifar-plain1202"
+        "cifar-plain20", "cifar-plain32", "cifar-plain44", "cifar-plain56", "cifar-plain110", "cifar-plain1202",
+        "cifar-plain110-preact", "cifar-plain164-bottleneck", "cifar-plain164-bottleneck-preact",
+        "cifar-plain1001-bottleneck", "cifar-plain1001-bottleneck-preact",
     ]  # fmt: skip

@@ -29,7 +29,7 @@ def _branch_zeroed_by_bn(model: torch.nn.Module, name: str) -> torch.nn.Module:
     """A copy whose block `name` has its last BN's weight and bias at 0: F(x) = 0."""
     twin = copy.deepcopy(model)
     block = dict(twin.named_modules())[name]
-    bn = getattr(block, block.last_bn)
+    bn = getattr(block, block.zero_init_layer)
     torch.nn.init.zeros_(bn.weight)
     torch.nn.init.zeros_(bn.bias)
     return twin

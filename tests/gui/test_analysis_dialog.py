@@ -120,6 +120,7 @@ def test_file_analyze_opens_the_dialog_on_the_window_state(qtbot):
     assert not window.analyze_action.isEnabled()  # until PyTorch is loaded
     with qtbot.waitSignal(window.core_loaded, timeout=60_000):
         window.start_loading()
+    window.model_panel.chooser.set_name("cifar-resnet32")  # nothing ships for it: random weights
     window.analyze_action.trigger()
     dialog = window.analyze()  # the one dialog, raised again
     assert dialog.isVisible() and dialog.state is window.model

@@ -93,6 +93,8 @@ def test_a_chosen_checkpoint_downloads_loads_and_classifies_with_its_names(qtbot
 
 def test_cancel_mid_download_leaves_no_file_and_no_change(qtbot, panel, model_state, served):
     served.handler.hold.set()  # the server stops after the first MiB
+    qtbot.waitUntil(panel.weights_box.settled, timeout=TIMEOUT)  # the default net's shipped weights
+    before = model_state.weights
     box = panel.weights_box
     box.pretrained.fill()
     _choose(qtbot, box.pretrained, NAME)
@@ -104,13 +106,14 @@ def test_cancel_mid_download_leaves_no_file_and_no_change(qtbot, panel, model_st
     served.handler.release.set()  # the next chunk arrives; its progress report cancels
     qtbot.waitUntil(lambda: not box.busy(), timeout=TIMEOUT)
     assert list(served.cache_dir.iterdir()) == [] and not partial.exists()  # no .partial
-    assert model_state.weights is None and "Cancelled" in box.status.text()
+    assert model_state.weights is before and "Cancelled" in box.status.text()
     assert box.pretrained.tree.currentItem().text(3) == ""
 
 
 def test_offline_shows_the_url_and_the_path_and_changes_nothing(qtbot, panel, model_state, served):
     served.stop()
-    before = model_state.choice
+    qtbot.waitUntil(panel.weights_box.settled, timeout=TIMEOUT)  # the default net's shipped weights
+    before, weights_before = model_state.choice, model_state.weights
     box = panel.weights_box
     box.pretrained.fill()
     _choose(qtbot, box.pretrained, NAME)
@@ -118,5 +121,5 @@ def test_offline_shows_the_url_and_the_path_and_changes_nothing(qtbot, panel, mo
     text = box.status.text()
     assert download.mirrored(served.entry.url) in text, text
     assert str(pretrained.cache_path(served.entry)) in text
-    assert model_state.weights is None and model_state.choice == before
+    assert model_state.weights is weights_before and model_state.choice == before
     assert not served.cache_dir.exists() or list(served.cache_dir.iterdir()) == []

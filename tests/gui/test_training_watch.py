@@ -71,9 +71,9 @@ def finished_run(root: Path, name: str, points: int = 3):
 
 def test_a_run_trained_in_a_terminal_appears_and_grows(qtbot, panel, runs_dir):
     command = [sys.executable, "-m", "resnet_studio", "train", "--model", "cifar-resnet8",
-               "--recipe", "quick", "--iters", "300", "--image-size", "8", "--batch-size", "16",
-               "--val-size", "64", "--eval-every", "100", "--log-every", "5",
-               "--checkpoint-every", "300", "--runs-dir", str(runs_dir), "--json"]  # fmt: skip
+               "--recipe", "quick", "--iters", "3000", "--image-size", "8", "--batch-size", "16",
+               "--val-size", "64", "--eval-every", "1000", "--log-every", "5",
+               "--checkpoint-every", "3000", "--runs-dir", str(runs_dir), "--json"]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
