@@ -42,3 +42,34 @@ def describe_device(device: torch.device) -> str:
     if device.type == "mps":
         return "Apple GPU (MPS)"
     return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def fast_layout(device: torch.device) -> torch.memory_format:
+    """The memory format convolutions run fastest in on `device`: channels_last on CUDA
+    and on the CPU (oneDNN; x1.18 for training and ~x1.4 for inference on this
+    project's EPYC, bench/cpu_formats.py), the usual NCHW elsewhere (MPS)."""
+    return torch.channels_last if device.type in ("cpu", "cuda") else torch.contiguous_format
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether bf16 autocast runs in hardware here: CUDA GPUs that have bf16, and CPUs
+    with AVX-512 BF16 or AMX (training x1.8 on this project's EPYC at equal accuracy,
+    bench/cpu_formats.py and bench/RESULTS.md). Elsewhere oneDNN would emulate bf16,
+    which is no faster than fp32, so the automatic choice leaves it off."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        return any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
+    return False
+
+
+def training_formats(device: torch.device, amp: bool | None,
+                     channels_last: bool | None) -> tuple[bool, bool]:  # fmt: skip
+    """(bf16 autocast, channels_last) for training on `device`: what the recipe says,
+    and where it says None, what is faster here (`native_bf16`, `fast_layout`)."""
+    if amp is None:
+        amp = native_bf16(device)
+    if channels_last is None:
+        channels_last = fast_layout(device) == torch.channels_last
+    return amp, channels_last

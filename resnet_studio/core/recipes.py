@@ -50,8 +50,8 @@ class Recipe:
     grad_norms: bool = True  # record each conv/fc layer's gradient norm per log window
     # hardware
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    amp: bool | None = None  # bf16 autocast; None: on for CUDA
-    channels_last: bool | None = None  # None: on for CUDA
+    amp: bool | None = None  # bf16 autocast; None: where bf16 is native (core.device.native_bf16)
+    channels_last: bool | None = None  # None: on for CUDA and the CPU (core.device.fast_layout)
     compile: bool = False  # torch.compile the model
     seed: int = 0
 

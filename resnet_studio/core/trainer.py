@@ -21,6 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 from resnet_studio.core import data as datasets
 from resnet_studio.core import training_events as events
 from resnet_studio.core.catalog import ModelChoice
+from resnet_studio.core.device import training_formats
 from resnet_studio.core.distributed import DistContext, all_agree, all_reduce_sum
 from resnet_studio.core.errors import TrainingError
 from resnet_studio.core.eta import EtaEstimator
@@ -61,8 +62,7 @@ class RunTrainer:
         self.run, self.ctx, self._emit = run, ctx, emit
         self.name = run.name if run is not None else choice.label
         cuda = device.type == "cuda"
-        self.amp = recipe.amp if recipe.amp is not None else cuda
-        self.channels_last = recipe.channels_last if recipe.channels_last is not None else cuda
+        self.amp, self.channels_last = training_formats(device, recipe.amp, recipe.channels_last)
         self.depth = parse_name(choice.name).depth
 
         torch.manual_seed(recipe.seed)  # same seed, same initial weights for every run
@@ -181,8 +181,8 @@ class RunTrainer:
         return every > 0 and self.iteration % every == 0
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.amp and self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+        if self.amp and self.device.type in ("cuda", "cpu"):
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def log(self, lr: float) -> None:

@@ -170,7 +170,8 @@ class TrainingForm(QWidget):
         self.amp_check = QCheckBox("bf16 autocast (AMP)")
         self.amp_check.setTristate(True)
         self.amp_check.setCheckState(Qt.CheckState.PartiallyChecked)
-        self.amp_check.setToolTip("Half-ticked: automatic (on for CUDA, off on the CPU)")
+        self.amp_check.setToolTip("Half-ticked: automatic: on where bf16 runs in hardware "
+                                  "(CUDA; CPUs with AVX-512 BF16 or AMX), off elsewhere")
         self.compile_check = QCheckBox("torch.compile")
         self.compile_check.setToolTip("Compile each net first: slower start, faster steps on GPUs")
         form.addRow("Device", self.device_combo)

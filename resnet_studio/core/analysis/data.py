@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from resnet_studio.core.catalog import resolve_preprocessing
+from resnet_studio.core.device import fast_layout
 from resnet_studio.core.errors import DataError, WeightsError
 from resnet_studio.core.evaluation import DecodeProgress, match_classes
 from resnet_studio.core.evaluation.data import open_eval_data
@@ -79,7 +80,7 @@ def load_batches(
     )  # fmt: skip
     match = match_classes(data.class_names, loaded.class_names, outputs)
     target_of = torch.tensor(match.outputs, device=device)
-    layout = torch.channels_last if device.type in ("cpu", "cuda") else torch.contiguous_format
+    layout = fast_layout(device)
     batches = []
     skipped = data.skipped
     for x, y in data.batches(prep, batch_size, device, interpolation, workers=None):

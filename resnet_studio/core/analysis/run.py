@@ -27,12 +27,11 @@ OnEvent = Callable[[Any], None]
 @contextmanager
 def on_device(loaded: Any, device: str | torch.device) -> Iterator[torch.nn.Module]:
     """The loaded network on `device`, channels_last inside the block."""
-    from resnet_studio.core.device import resolve_device
+    from resnet_studio.core.device import fast_layout, resolve_device
 
     dev = resolve_device(device) if isinstance(device, str) else device
     model = loaded.model.to(dev)
-    layout = torch.channels_last if dev.type in ("cpu", "cuda") else torch.contiguous_format
-    model.to(memory_format=layout)
+    model.to(memory_format=fast_layout(dev))
     try:
         yield model
     finally:
