@@ -35,8 +35,8 @@ script, (a) and (d) are `train` processes. Exit status 0 only when every part is
 On the device machine (no package registry; torch, torchvision, numpy, Pillow and
 safetensors are there; the checkout runs from PYTHONPATH, nothing is installed). The
 working tree that travels is at most 64 MiB, carried paths included: the tracked
-files are 3,691,929 bytes (`git ls-files -z | xargs -0 du -cb`, 2026-12-02) and the
-zips 51,842,361 + 10,350,750 bytes, 65,885,040 bytes in all = 62.8 MiB of 64 MiB, so
+files are 3,742,395 bytes (`git ls-files -z | xargs -0 du -cb`, 2026-12-02) and the
+zips 51,842,361 + 10,350,750 bytes, 65,935,506 bytes in all = 62.9 MiB of 64 MiB, so
 carry nothing else (no .venv) and keep `git status` free of untracked files:
 
     mkdir -p .gpu-data && cp ../shared/data/cifar10-jpeg/{train,test}.zip .gpu-data/
