@@ -259,8 +259,9 @@ def table(report: dict[str, Any]) -> str:
                "d": "launch + metrics"}
     for part, r in report["parts"].items():
         met = {True: "met", False: "missed", None: "-"}[r.get("target_met")]
+        measured = set(r) - {"ok", "error", "seconds", "cap_s", "target_met"}
         lines.append(f"({part})   {'yes' if r['ok'] else 'NO':<5} {targets[part] + ' ' + met:<24} "
-                     f"{summary_line(part, r)}")
+                     f"{summary_line(part, r) if measured else '-'}")
         if r["error"]:
             lines.append("      error: " + r["error"].strip().splitlines()[-1][:300])
     return "\n".join(lines)
