@@ -31,7 +31,12 @@ class DistContext:
 
 def init_from_env(device_name: str) -> tuple[DistContext, str]:
     """Join the process group torchrun set up; returns the context and the device
-    name this rank should use (its own GPU on CUDA)."""
+    name this rank should use (its own GPU on CUDA).
+
+    `auto` or `cuda` gives rank i GPU LOCAL_RANK and NCCL. An explicit `cuda:N` keeps
+    every rank on that one GPU and uses gloo, which all-reduces CUDA tensors through
+    the host: NCCL refuses two ranks on one GPU, and this is how bench/gpu.sh runs its
+    two-rank DDP check on a one-GPU machine."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
         return DistContext(), device_name
