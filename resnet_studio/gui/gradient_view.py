@@ -16,12 +16,15 @@ with `setData` when its series' version changed, from the panel's redraw timer.
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
 
 # isort: split
 import pyqtgraph as pg  # after PySide6, so pyqtgraph binds to it
 
+from resnet_studio.gui.log_axis import LogAxis
+from resnet_studio.gui.plot_legend import FigureLegend
 from resnet_studio.gui.plots import TrainingPlots
 from resnet_studio.gui.widgets import plot_colors
 
@@ -48,6 +51,11 @@ class GradientView(pg.GraphicsLayoutWidget):
         self.resnet_plot.setYLink(self.plain_plot)  # heights compare across the two
         self.addItem(self.plain_plot, row=0, col=0)
         self.addItem(self.resnet_plot, row=0, col=1)
+        # the runs' names in a column right of both plots, which are wide and short: in
+        # a plot's corner the legend sat on the lines (gui.plot_legend)
+        self.legend = FigureLegend(max_columns=1)
+        self.addItem(self.legend, row=0, col=2)
+        self.ci.layout.setAlignment(self.legend, Qt.AlignmentFlag.AlignVCenter)
         self.setToolTip("The latest log window's mean L2 norm of each conv/fc layer's weight "
                         "gradient, at its depth (log scale). Paper §4.1: with BN the plain "
                         "nets' gradients stay healthy; degradation is not vanishing gradients.")
@@ -55,14 +63,14 @@ class GradientView(pg.GraphicsLayoutWidget):
         self.apply_palette()
 
     def _make_plot(self, title: str) -> pg.PlotItem:
-        plot = pg.PlotItem()
+        # LogAxis: log ticks spaced to the axis' height, no SI prefix (gui.log_axis)
+        plot = pg.PlotItem(axisItems={"left": LogAxis("left")})
         plot.setTitle(title, size="9pt")
         plot.showGrid(x=True, y=True, alpha=0.25)
         plot.setLabel("bottom", "depth (weighted layer)")
         plot.setLabel("left", "gradient norm")
-        plot.getAxis("left").setWidth(48)
+        plot.getAxis("left").setWidth(56)  # room for "0.001" and the label
         plot.setLogMode(y=True)
-        plot.addLegend(offset=(-8, 8), labelTextSize="8pt", verSpacing=-6)
         return plot
 
     def plot_for(self, plain: bool) -> pg.PlotItem:
@@ -76,10 +84,11 @@ class GradientView(pg.GraphicsLayoutWidget):
     def redraw(self) -> int:
         """Follow the shown runs: add and remove lines, push changed data. Returns how
         many lines were updated."""
-        shown = set(self._plots.run_names())
+        shown = self._plots.run_names()  # in their order: the legend lists them so
         for name in [n for n in self._lines if n not in shown]:
             line = self._lines.pop(name)
             self.plot_for(line.plain).removeItem(line.item)
+            self.legend.remove(line.item)
         updated = 0
         for name in shown:
             series = self._plots.series(name)
@@ -106,6 +115,7 @@ class GradientView(pg.GraphicsLayoutWidget):
         item = pg.PlotDataItem(pen=pg.mkPen(color, width=1.8), name=model, symbol="o",
                                symbolSize=4, symbolPen=None, symbolBrush=color)  # fmt: skip
         self.plot_for(plain).addItem(item)
+        self.legend.add(item, model)
         item.setLogMode(False, True)
         return _Line(item, plain)
 
@@ -120,5 +130,4 @@ class GradientView(pg.GraphicsLayoutWidget):
                 plot.getAxis(name).setTextPen(pen)
             plot.titleLabel.setAttr("color", colors["foreground"])
             plot.titleLabel.setText(plot.titleLabel.text)
-            if plot.legend is not None:
-                plot.legend.setLabelTextColor(colors["foreground"])
+        self.legend.setLabelTextColor(colors["foreground"])
