@@ -42,10 +42,11 @@ def log_ticks(lo: float, hi: float, pixels: float, label_px: float) -> list[floa
         if _spread(ticks) * per_decade >= label_px:
             fitting.append(ticks)
     for step in DECADE_STEPS:
-        start = math.ceil(lo / step) * step
-        ticks = _within([float(d) for d in range(int(start), last + 1, step)], lo, hi)
         if step * per_decade >= label_px:
-            fitting.append(ticks)
+            # at 1 x 10^n, else at 3, 2 or 5 x 10^n when those fall twice in the span
+            starts = range(math.floor(lo / step) * step, last + 1, step)
+            options = [_within([d + math.log10(m) for d in starts], lo, hi) for m in (1, 3, 2, 5)]
+            fitting.append(max(options, key=lambda ticks: min(len(ticks), 2)))
             break
     best = next((ticks for ticks in fitting if len(ticks) >= 2), None)
     if best is not None:
