@@ -48,6 +48,7 @@ from resnet_studio.app.training.plot_ranges import fit_views
 from resnet_studio.app.training.series import RunSeries, write_csv
 from resnet_studio.gui import settings
 from resnet_studio.gui.plot_curves import RunCurves, set_view_ranges
+from resnet_studio.gui.plot_legend import FigureLegend
 from resnet_studio.gui.widgets import plot_colors
 
 # Distinct on light and dark backgrounds (Tableau 10, the default of matplotlib).
@@ -87,6 +88,10 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
         self.plain_plot = self._make_plot("Plain networks")
         self.resnet_plot = self._make_plot("ResNets")
         self.loss_plot = self._make_plot("Training loss", error=False)
+        # one legend for the three plots, in a row above them: in a plot's corner it
+        # hid the ends of the curves (gui.plot_legend)
+        self.legend = FigureLegend()
+        self.ci.geometryChanged.connect(self._on_layout_geometry_changed)
         # the ranges are ours (fit_ranges): they follow the data until the user pans or
         # zooms, the linked error plots and the loss plot apart
         self.following = {"error": True, "loss": True}
@@ -112,7 +117,6 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
             # (bench/bench_gui_training.py) as well as busier to read
             plot.getAxis(name).setStyle(maxTickLevel=0)
         plot.setLabel("left", "error (%)" if error else "loss")
-        plot.addLegend(offset=(-8, 8), labelTextSize="8pt", verSpacing=-6)
         plot.setMenuEnabled(True)
         plot.getAxis("left").setWidth(48)  # aligned axes above each other
         return plot
@@ -120,14 +124,17 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
     def _place(self) -> None:
         """Side by side (Figure 6) or one overlaid error plot; the loss spans the width."""
         self.ci.clear()
+        self.addItem(self.legend, row=0, col=0, colspan=2)
+        self.ci.layout.setAlignment(self.legend, Qt.AlignmentFlag.AlignHCenter)
         if self.overlay:
-            self.addItem(self.plain_plot, row=0, col=0, colspan=2)
+            self.addItem(self.plain_plot, row=1, col=0, colspan=2)
         else:
-            self.addItem(self.plain_plot, row=0, col=0)
-            self.addItem(self.resnet_plot, row=0, col=1)
-        self.addItem(self.loss_plot, row=1, col=0, colspan=2)
-        self.ci.layout.setRowStretchFactor(0, 3)
-        self.ci.layout.setRowStretchFactor(1, 2)
+            self.addItem(self.plain_plot, row=1, col=0)
+            self.addItem(self.resnet_plot, row=1, col=1)
+        self.addItem(self.loss_plot, row=2, col=0, colspan=2)
+        self.ci.layout.setRowStretchFactor(0, 0)
+        self.ci.layout.setRowStretchFactor(1, 3)
+        self.ci.layout.setRowStretchFactor(2, 2)
         self.plain_plot.setTitle("Plain and residual networks" if self.overlay else "Plain networks")
         self.resnet_plot.setTitle("ResNets")
         self._update_x_labels()
@@ -149,12 +156,7 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
                 axis.setTextPen(pen)
             plot.titleLabel.setAttr("color", colors["foreground"])
             plot.titleLabel.setText(plot.titleLabel.text)
-            legend = plot.legend
-            if legend is not None:
-                legend.setLabelTextColor(colors["foreground"])
-                background = QColor(colors["background"])
-                background.setAlpha(200)
-                legend.setBrush(pg.mkBrush(background))
+        self.legend.setLabelTextColor(colors["foreground"])
         for curves in self._curves.values():
             curves.draw(X_KEYS[self.x_axis], self.smoothing, force=True)
 
@@ -187,6 +189,7 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
             error_plot.addItem(item)
         for item in curves.loss_items:
             self.loss_plot.addItem(item)
+        self.legend.add(curves.test, series.model)  # solid line and dot: as drawn
         self._apply_log(curves)
         curves.draw(X_KEYS[self.x_axis], self.smoothing, force=True)
         self.fit_ranges()
@@ -200,7 +203,12 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
             self._error_plot_for(curves.series).removeItem(item)
         for item in curves.loss_items:
             self.loss_plot.removeItem(item)
+        self.legend.remove(curves.test)
         self.fit_ranges()
+
+    @Slot()
+    def _on_layout_geometry_changed(self) -> None:
+        self.legend.fit_width(self.ci.contentsRect().width())
 
     def _error_plot_for(self, series: RunSeries) -> pg.PlotItem:
         return self.plain_plot if self.overlay or series.plain else self.resnet_plot

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PySide6.QtGui import QImage, QPainter
+from PySide6.QtWidgets import QApplication
 
 from resnet_studio.app.training.series import RunSeries
 from resnet_studio.gui.gradient_view import GradientView
@@ -64,3 +66,71 @@ def test_lines_follow_new_windows_and_the_shown_runs(view):
     plots.remove_run("p")
     view.redraw()
     assert view.line_of("p") is None and not [i for i in view.plain_plot.items if i.name() == "cifar-plain20"]
+
+
+def _shown(view, plots, size=(800, 190)):
+    """Two runs a decade apart, in the window's size for the view (docs/training-panel.png)."""
+    plain = _series("p", "cifar-plain20", [(2, [0.02, 0.03, 0.05])])
+    resnet = _series("r", "cifar-resnet20", [(2, [0.2, 0.3, 3.0])])
+    plots.add_run(plain)
+    plots.add_run(resnet)
+    view.resize(*size)
+    view.show()
+    view.redraw()
+    for _ in range(3):
+        view.repaint()
+        QApplication.processEvents()
+
+
+def test_the_linked_y_range_holds_both_plots_lines(view):
+    """pyqtgraph's auto-range fitted each plot to its own lines and the link passed the
+    last fit to both: the ResNets' lines, a decade above the plain nets', were off
+    their plot."""
+    view, plots = view
+    _shown(view, plots)
+    for plot in (view.plain_plot, view.resnet_plot):
+        y0, y1 = plot.vb.viewRange()[1]
+        assert y0 <= np.log10(0.02) and y1 >= np.log10(3.0), plot.titleLabel.text
+    view.plain_plot.vb.setYRange(-1, 0, padding=0)  # a zoom is kept...
+    view.plain_plot.vb.sigRangeChangedManually.emit([False, True])
+    plots.series("r").add({"iteration": 4, "loss": 1.0, "train_error": 0.5, "grad_norms": [9.0, 9.0, 9.0]})
+    view.redraw()
+    assert np.allclose(view.resnet_plot.vb.viewRange()[1], (-1, 0))
+    view.resnet_plot.vb.enableAutoRange()  # ...until the "A" button
+    assert view.plain_plot.vb.viewRange()[1][1] >= np.log10(9.0)
+
+
+def test_log_ticks_do_not_overlap_and_the_axis_label_fits(view):
+    """The log axis labelled 2..9 x 10^n stacked over each other, in units of an SI
+    prefix ("gradient norm (x0.001)", cut off)."""
+    view, plots = view
+    _shown(view, plots)
+    image = QImage(800, 200, QImage.Format.Format_ARGB32)
+    for plot in (view.plain_plot, view.resnet_plot):
+        axis = plot.getAxis("left")
+        assert "gradient norm" in axis.labelString() and "(x" not in axis.labelString()
+        painter = QPainter(image)
+        try:
+            _axis, _ticks, texts = axis.generateDrawSpecs(painter)
+        finally:
+            painter.end()
+        boxes = sorted((rect for rect, _flags, _text in texts), key=lambda r: r.top())
+        labels = [text for _rect, _flags, text in sorted(texts, key=lambda t: -t[0].top())]
+        assert len(boxes) >= 2 and labels[:2] == ["0.03", "0.1"]  # plain decimals, bottom up
+        assert all(a.bottom() <= b.top() for a, b in zip(boxes, boxes[1:], strict=False))
+        assert all(axis.boundingRect().contains(box) for box in boxes)
+
+
+def test_the_legend_hides_no_line(view):
+    import pyqtgraph as pg
+
+    view, plots = view
+    _shown(view, plots)
+    items = view.scene().items()
+    legends = [i for i in items if isinstance(i, pg.LegendItem) and i.isVisible()]
+    views = [i for i in items if isinstance(i, pg.ViewBox)]
+    assert legends and len(views) == 2
+    for legend in legends:
+        box = legend.sceneBoundingRect()
+        assert box.height() > 0 and not any(box.intersects(v.sceneBoundingRect()) for v in views)
+    assert view.legend.names() == ["cifar-plain20", "cifar-resnet20"]  # the plots' order

@@ -125,3 +125,49 @@ def test_a_zoom_stops_the_following_and_the_auto_button_restarts_it(plots):
     plots.resnet_plot.autoBtnClicked()  # the "A" button
     assert plots.following["error"] and view_range(plots.resnet_plot)[0][1] >= 500
     assert not any(plots.resnet_plot.vb.autoRangeEnabled())  # pyqtgraph's stays off
+
+
+def legends_and_views(widget):
+    """Every legend and every view box in the widget's scene, as scene rectangles."""
+    import pyqtgraph as pg
+
+    items = widget.scene().items()
+    legends = [i for i in items if isinstance(i, pg.LegendItem) and i.isVisible()]
+    views = [i for i in items if isinstance(i, pg.ViewBox) and i.isVisible()]
+    return legends, views
+
+
+def test_no_legend_covers_the_ends_of_the_curves(plots):
+    """docs/training-panel.png: the legends sat in the plots' top-right corners, where
+    Figure 6's curves end, on a nearly opaque background: test error seemed to stop
+    at 600 of 1000 iterations and the loss at 840, and the 4-run loss legend lost an
+    entry below its plot."""
+    models = ("cifar-plain20", "cifar-plain56", "cifar-resnet20", "cifar-resnet56")
+    for k, model in enumerate(models):  # errors stay high to the end: the top-right corner
+        plots.add_run(make_series(model, model, [(i, 0.9 - 0.01 * k, 2.5 - 0.1 * k)
+                                                 for i in range(20, 1001, 20)],
+                                  evals=[(i, 0.85 - 0.01 * k) for i in range(100, 1001, 100)]))
+    plots.redraw()
+    view_range(plots.plain_plot)
+    legends, views = legends_and_views(plots)
+    assert len(views) == 3 and legends
+    scene_box = plots.mapToScene(plots.viewport().rect()).boundingRect()
+    for legend in legends:
+        box = legend.sceneBoundingRect()
+        assert box.height() > 0 and scene_box.contains(box)  # every entry on screen
+        assert not any(box.intersects(view.sceneBoundingRect()) for view in views)
+    # one entry per run, in the order shown, drawn like its solid test-error line
+    assert plots.legend.names() == list(models)
+    plots.remove_run("cifar-plain56")
+    assert plots.legend.names() == ["cifar-plain20", "cifar-resnet20", "cifar-resnet56"]
+
+
+def test_the_legend_wraps_to_the_width(plots):
+    plots.resize(500, 600)
+    for k in range(10):
+        plots.add_run(make_series(f"r{k}", f"cifar-resnet{20 + k}", [(1, 0.5, 1.0), (2, 0.4, 0.9)]))
+    view_range(plots.plain_plot)
+    box = plots.legend.sceneBoundingRect()
+    assert plots.legend.columnCount < 10 and plots.legend.rowCount > 1
+    assert box.width() <= plots.width() and len(plots.legend.names()) == 10
+    assert not any(box.intersects(view.sceneBoundingRect()) for view in legends_and_views(plots)[1])
