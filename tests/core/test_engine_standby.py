@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -39,13 +40,18 @@ def wait_ready(pool: EnginePool) -> int:
     return pool.pid
 
 
+def stat_fields(pid: int) -> list[str]:
+    """/proc/PID/stat after the command name: fields[0] is the state (field 3)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_ticks(pid: int) -> int:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    fields = stat_fields(pid)
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
 def niceness(pid: int) -> int:
-    return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[16])
+    return int(stat_fields(pid)[16])
 
 
 def summary(events):
