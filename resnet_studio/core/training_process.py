@@ -12,10 +12,17 @@ Why not the caller's thread, measured with bench/bench_gui_training.py on 2 core
   down; in a child it becomes a message, and the window stays.
 In its own process the engine runs as fast as from the CLI, and the window stays smooth.
 
-The protocol is JSON over a pipe (no pickle): the child sends {"kind": "event",
-"event": event.to_json()} per engine event (`core.training_events`), then one {"kind": "result"} or {"kind": "error"}; the parent sends
-{"control": "stop" | "pause" | "resume"}. If the parent goes away the pipe closes and
-the child stops its runs as if told to (each keeps a checkpoint and ends "cancelled").
+The protocol is JSON over a pipe (no pickle): the child sends {"kind": "accepted"}
+when it has the job, {"kind": "event", "event": event.to_json()} per engine event
+(`core.training_events`), then one {"kind": "result"} or {"kind": "error"}; the parent
+sends {"control": "stop" | "pause" | "resume"}. If the parent goes away the pipe closes
+and the child stops its runs as if told to (each keeps a checkpoint and ends "cancelled").
+
+A child can be started cold (spawned with its job: an interpreter and a torch import,
+about 3 s on 2 cores) or taken from an `core.engine_standby.EnginePool`, whose standby
+child has booted and imported the engine already and gets the job as its first message.
+A standby that died before it accepted the job is replaced by a cold start, unseen by
+the caller: nothing of the job had run.
 """
 
 from __future__ import annotations
@@ -72,19 +79,23 @@ def run_in_process(
     runs_dir: str | None = None,
     on_event: Callable[[TrainingEvent], None] | None = None,
     control: Any = None,
+    pool: Any = None,
 ) -> list[Any]:
     """`train(targets, recipe)` (kind "train", targets: zoo names or ModelChoices) or
     `resume(targets, overrides=...)` (kind "resume", targets: run names) in a child
     process. Blocks like them, calls `on_event` in this thread, follows `control`
     (a core.train.TrainControl) and returns their RunResults; raises StudioError
-    with the engine's message, or TrainingProcessError."""
+    with the engine's message, or TrainingProcessError. With `pool` (a
+    core.engine_standby.EnginePool) the job goes to its standby child if one is
+    there, else to a cold one; the pool starts no standby while the job runs."""
     process = TrainingProcess(kind, targets, recipe=recipe, overrides=overrides,
                               runs_dir=runs_dir)  # fmt: skip
-    process.start()
-    try:
-        return process.wait(on_event, control)
-    finally:
-        process.close()
+    with pool.job() if pool is not None else contextlib.nullcontext() as standby:
+        process.start(standby)
+        try:
+            return process.wait(on_event, control)
+        finally:
+            process.close()
 
 
 class TrainingProcess:
@@ -110,8 +121,22 @@ class TrainingProcess:
         }
         self._process: Any = None
         self._conn: Any = None
+        self.warm = False  # the job went to a standby child (until it fell back)
+        self._accepted = False  # the child said it has the job
 
-    def start(self) -> None:
+    def start(self, standby: Any = None) -> None:
+        """Hand the job to `standby` (a core.engine_standby.Standby, taken from its
+        pool) if it still lives, else spawn a cold child for it."""
+        if standby is not None and standby.hand_over(self.job):
+            self._process, self._conn = standby.process, standby.conn
+            self.warm = True
+            return
+        if standby is not None:
+            standby.kill()  # it died before it could take the job: reap it
+        self._start_cold()
+
+    def _start_cold(self) -> None:
+        self.warm, self._accepted = False, False
         # spawn, not fork: a forked copy of a process with Qt, CUDA or OpenMP threads
         # may deadlock; a fresh interpreter starts clean on every platform
         context = multiprocessing.get_context("spawn")
@@ -152,9 +177,17 @@ class TrainingProcess:
                     continue
                 message = json.loads(self._conn.recv_bytes())
             except (EOFError, OSError):
+                if self.warm and not self._accepted:
+                    # the standby died before it took the job: nothing ran, start cold
+                    self._reap()
+                    self._start_cold()
+                    sent_stop, sent_paused = False, False
+                    continue
                 raise StudioError(self._death_message()) from None
             kind = message.get("kind")
-            if kind == "event":
+            if kind == "accepted":
+                self._accepted = True
+            elif kind == "event":
                 if on_event is not None:
                     on_event(event_from_json(message["event"]))
             elif kind == "result":
@@ -188,23 +221,36 @@ class TrainingProcess:
         if self._process.is_alive():
             self.send("stop")
             self._process.join(STOP_GRACE_S)
+        self._reap()
+
+    def _reap(self) -> None:
         if self._process.is_alive():
             self._process.kill()
-            self._process.join()
+        self._process.join()
         self._conn.close()
         self._process = None
 
 
-def _child_main(conn: Any, job_text: str) -> None:
-    """The child: run the job, stream its events, answer control messages."""
-    from resnet_studio.core.train import ModelChoice, TrainControl, resume, train
-
+def enter_child() -> None:
+    """What every engine child does first, cold or standby, before it imports torch."""
     # Ctrl+C in a terminal reaches the whole process group: the parent stops this child
     # through the pipe (runs end "cancelled" with a checkpoint), so it must not die first.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    job = json.loads(job_text)
     if hasattr(os, "nice"):
         os.nice(NICENESS)  # before the engine starts its threads, which inherit it
+
+
+def _child_main(conn: Any, job_text: str) -> None:
+    """A cold child: spawned with its job."""
+    enter_child()
+    serve_job(conn, json.loads(job_text))
+
+
+def serve_job(conn: Any, job: dict[str, Any]) -> None:
+    """The child's side of one job: run it, stream its events, answer control
+    messages, then exit the process."""
+    from resnet_studio.core.train import ModelChoice, TrainControl, resume, train
+
     control = TrainControl()
     send_lock = threading.Lock()
 
@@ -224,6 +270,8 @@ def _child_main(conn: Any, job_text: str) -> None:
             if message.get("control") == "stop":
                 return
 
+    with contextlib.suppress(OSError):  # a parent gone already: `listen` stops the job
+        send({"kind": "accepted"})  # from here on the job is this child's: no fallback
     threading.Thread(target=listen, name="training-control", daemon=True).start()
 
     def on_event(event: TrainingEvent) -> None:

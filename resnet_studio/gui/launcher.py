@@ -209,7 +209,9 @@ def run_app(options: Any = None) -> int:
     app.setDesktopFileName("resnet-studio")
     app.setWindowIcon(app_icon())
     protect_none()  # before the first paint: PySide6 6.12.0 on Python < 3.12
-    window = MainWindow(demo=bool(_option(options, "demo", False)), persist=not screenshot)
+    demo = bool(_option(options, "demo", False))
+    # standby: the next Start finds a training engine booted (a demo starts at once)
+    window = MainWindow(demo=demo, persist=not screenshot, standby=not (screenshot or demo))
     previous_hook = install_excepthook(lambda: window, headless=bool(screenshot))
     restore_signals = install_signal_handlers(lambda _signum: window.close_without_asking())
     try:

@@ -56,13 +56,14 @@ class MainWindow(QMainWindow):
     core_loaded = Signal()
     palette_changed = Signal()
 
-    def __init__(self, *, demo: bool = False, persist: bool = True) -> None:
+    def __init__(self, *, demo: bool = False, persist: bool = True, standby: bool = False) -> None:
         super().__init__()
         workers.collect_garbage_in_gui_thread()
         self.model = ModelState()  # the network every panel works on
         # demo: the training panel starts a short comparison; persist False (screenshots):
         # do not touch the user's settings
-        self.context = PanelContext(model=self.model, demo=demo, persist=persist)
+        # standby (the app, not tests): a training engine boots ahead of Start
+        self.context = PanelContext(model=self.model, demo=demo, persist=persist, standby=standby)
         self.model_panel: ModelPanel | None = None  # built below, before torch
         self.training: TrainingPanel | None = None
         self.inspection: InspectionPanel | None = None

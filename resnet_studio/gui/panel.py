@@ -23,6 +23,7 @@ class PanelContext:
     model: ModelState  # the network of the Model panel, followed by the others
     demo: bool = False  # --demo: a panel may start a short demonstration
     persist: bool = True  # False (screenshots, tests): never touch the user's settings
+    standby: bool = False  # keep a training engine booted for the next Start (the app)
 
 
 @runtime_checkable

@@ -33,7 +33,12 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QLabel, QMessageBox, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
-from resnet_studio.app.training.session import TrainingSession, failure_text, job_summary
+from resnet_studio.app.training.session import (
+    TrainingSession,
+    failure_text,
+    job_summary,
+    starting_text,
+)
 from resnet_studio.core.errors import DataError, StudioError
 from resnet_studio.core.runs import default_runs_dir, open_run
 from resnet_studio.core.training_events import TrainingEvent
@@ -43,7 +48,7 @@ from resnet_studio.gui.plots import PlotControls, TrainingPlots, ask_export_path
 from resnet_studio.gui.run_list import RunsTable
 from resnet_studio.gui.runs_binding import RunsBinding
 from resnet_studio.gui.training_form import FIGURE6_MODELS, JobBar, TrainingForm
-from resnet_studio.gui.training_worker import TrainingWorker
+from resnet_studio.gui.training_worker import EngineStandbyTimer, TrainingWorker
 
 REDRAW_MS = 50  # 20 Hz: smooth to the eye, a negligible share of the GUI thread
 # --demo: Figure 6's four nets, small enough to show curves within seconds on a CPU.
@@ -79,6 +84,7 @@ class TrainingPanel(QWidget):
         self.session.message.connect(self._show_message)
         self._demo_dir: str | None = None
         self._worker: TrainingWorker | None = None
+        self.engine = EngineStandbyTimer(self, context.standby, self.is_running)  # scheduled
         self._build()
         self._timer = QTimer(self, interval=REDRAW_MS)
         self._timer.timeout.connect(self._on_redraw_timer_timeout)
@@ -169,6 +175,7 @@ class TrainingPanel(QWidget):
     def shutdown(self) -> None:
         """Window closing: stop the engine, join its thread (the store has everything)."""
         self._timer.stop()
+        self.engine.close()  # a waiting standby is killed at once: it holds no job
         self.store.shutdown()
         self.session.message.disconnect(self._show_message)
         if self._persist:
@@ -202,8 +209,8 @@ class TrainingPanel(QWidget):
             return False
         for name in list(self.runs.checked_names()):  # a fresh Figure 6
             self.store.hide_run(name)
-        self._launch(TrainingWorker("train", models, recipe=recipe, runs_dir=str(self.runs_dir)),
-                     f"Training {len(models)} net{'s' if len(models) > 1 else ''}…")  # fmt: skip
+        self._launch("train", models, f"Training {len(models)} net{'s' if len(models) > 1 else ''}",
+                     recipe=recipe)  # fmt: skip
         return True
 
     def start_demo(self) -> None:
@@ -231,9 +238,8 @@ class TrainingPanel(QWidget):
         except StudioError as exc:
             self._show_message(f"Cannot resume: {exc}", "error")
             return False
-        overrides = {"device": self.form.device()}
-        self._launch(TrainingWorker("resume", names, overrides=overrides, runs_dir=str(self.runs_dir)),
-                     f"Resuming {len(names)} run{'s' if len(names) > 1 else ''}…")  # fmt: skip
+        self._launch("resume", names, f"Resuming {len(names)} run{'s' if len(names) > 1 else ''}",
+                     overrides={"device": self.form.device()})  # fmt: skip
         return True
 
     def stop(self) -> None:
@@ -280,9 +286,11 @@ class TrainingPanel(QWidget):
         self.store.delete(names)
 
     # ------------------------------------------------------------------ jobs
-    def _launch(self, worker: TrainingWorker, message: str) -> None:
+    def _launch(self, kind: str, targets: list[str], job: str, **options: Any) -> None:
+        message = starting_text(job, self.engine.state())  # before the worker takes the standby
         self.session.begin_job(shown=self.plots.run_names())
-        self._worker = worker
+        self._worker = worker = TrainingWorker(kind, targets, runs_dir=str(self.runs_dir),
+                                               pool=self.engine.pool, **options)  # fmt: skip
         worker.event_received.connect(self._on_worker_event_received)
         worker.finished.connect(self._on_worker_finished)
         worker.failed.connect(self._on_worker_failed)
@@ -328,6 +336,7 @@ class TrainingPanel(QWidget):
         self._end_job([])
 
     def _end_job(self, results: list) -> None:
+        self.engine.schedule()  # the next Start finds an engine waiting
         self.session.end_job()
         self._update_buttons()  # un-pauses the Pause button too
         self._on_redraw_timer_timeout()  # the last points, now

@@ -15,6 +15,12 @@ still reach the panel. Quitting the app goes through
 `Worker.cancel()` (`workers.stop_all`), which also stops the engine, so the thread
 ends and can be joined. If the child dies (killed, out of memory), the job fails
 with a message saying so, and the runs keep their last checkpoints.
+
+`EngineStandbyTimer` keeps a training engine waiting for the next Start
+(`core.engine_standby`): a moment after the panel is built (core has loaded, the
+window is idle) and after each job, its timer asks the pool for a standby; the job
+then skips the child's boot and torch import. It only forwards: the pool decides
+(never two standbys, none while a job runs).
 """
 
 from __future__ import annotations
@@ -22,10 +28,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from resnet_studio.core.engine_standby import EnginePool
 from resnet_studio.core.training_events import TrainingEvent
 from resnet_studio.gui.workers import Worker
+
+# How long the window must have been idle (after the panels were built, after a job)
+# before a standby engine boots: the first paint and the last redraws come first.
+STANDBY_DELAY_MS = 1500
 
 
 def _train_job(
@@ -35,6 +46,7 @@ def _train_job(
     overrides: dict[str, Any] | None,
     runs_dir: str | None,
     control: Any,
+    pool: EnginePool | None,
     job: Any,
 ) -> list[Any]:
     """Runs in the worker thread. `kind` is "train" (targets: model names, recipe) or
@@ -45,7 +57,8 @@ def _train_job(
         job._emit((event,))  # not job.progress(): that would raise on quit mid-step
 
     return run_in_process(kind, list(targets), recipe=recipe, overrides=overrides,
-                          runs_dir=runs_dir, on_event=on_event, control=control)  # fmt: skip
+                          runs_dir=runs_dir, on_event=on_event, control=control,
+                          pool=pool)  # fmt: skip
 
 
 class TrainingWorker(Worker):
@@ -63,13 +76,14 @@ class TrainingWorker(Worker):
         recipe: Any = None,
         overrides: dict[str, Any] | None = None,
         runs_dir: str | None = None,
+        pool: EnginePool | None = None,
     ) -> None:
         from resnet_studio.core.train import TrainControl
 
         self.train_control = TrainControl()
         self.recipe = recipe  # what a failure is about (the panel offers a fallback)
         super().__init__(_train_job, kind, list(targets), recipe, overrides,
-                         runs_dir, self.train_control)  # fmt: skip
+                         runs_dir, self.train_control, pool)  # fmt: skip
         self.name = f"training:{kind}"
         self.progressed.connect(self._on_progressed)
 
@@ -96,3 +110,37 @@ class TrainingWorker(Worker):
         """Quitting: stop the engine too, or `stop_all()` would wait on a paused loop."""
         self.train_control.stop()
         super().cancel()
+
+
+class EngineStandbyTimer(QObject):
+    """The panel's standby engine: `pool` (None when disabled: tests, screenshots),
+    warmed `STANDBY_DELAY_MS` after `schedule()` (and after it is built) unless
+    `busy()` says a job runs."""
+
+    def __init__(self, parent: QObject, enabled: bool, busy: Any) -> None:
+        super().__init__(parent)
+        self.pool = EnginePool() if enabled else None
+        self._busy = busy
+        self._timer = QTimer(self, singleShot=True, interval=STANDBY_DELAY_MS)
+        self._timer.timeout.connect(self._on_timer_timeout)
+        self.schedule()
+
+    def schedule(self) -> None:
+        """Warm a standby once the window has been idle a moment."""
+        if self.pool is not None:
+            self._timer.start()
+
+    def state(self) -> str:
+        """The pool's "ready", "starting" or "none"."""
+        return self.pool.state() if self.pool is not None else "none"
+
+    def close(self) -> None:
+        """The window closes: kill and reap a waiting standby at once."""
+        self._timer.stop()
+        if self.pool is not None:
+            self.pool.close()
+
+    @Slot()
+    def _on_timer_timeout(self) -> None:
+        if self.pool is not None and not self._busy():
+            self.pool.warm()

@@ -11,6 +11,7 @@ from resnet_studio.app.training.session import (
     TrainingSession,
     failure_text,
     job_summary,
+    starting_text,
 )
 from resnet_studio.core import training_events as ev
 from resnet_studio.core.errors import StudioError
@@ -150,6 +151,12 @@ def test_the_status_line_of_a_job_end():
     assert job_summary([]) == ("Done: nothing ran.", False)
     assert failure_text(StudioError("disk full")) == "Training failed: disk full"
     assert failure_text(KeyError("x")) == "Training failed: KeyError: 'x'"
+
+
+def test_the_status_line_at_start_says_when_the_engine_must_start_first():
+    assert starting_text("Training 2 nets", "ready") == "Training 2 nets…"
+    for engine in ("starting", "none"):  # a standby still booting is a wait all the same
+        assert starting_text("Resuming 1 run", engine) == "Resuming 1 run: starting the training engine…"
 
 
 def test_the_data_the_curves_come_from_is_named(tmp_path):

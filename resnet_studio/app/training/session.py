@@ -209,6 +209,16 @@ def stored_series(run: Run) -> RunSeries:
     return series
 
 
+def starting_text(job: str, engine: str) -> str:
+    """The status line from Start until the engine's own events (Loading, then
+    "Training…") take over: `job` says what starts ("Training 2 nets"), `engine` is
+    the standby pool's state ("ready", "starting", "none"). Without a ready standby
+    the wait is the engine's start (seconds), and the line says so."""
+    if engine == "ready":
+        return f"{job}…"
+    return f"{job}: starting the training engine…"
+
+
 def job_summary(results: Iterable[object]) -> tuple[str, bool]:
     """The status line after a job: "Done: 2 finished, 1 diverged." and whether any
     run failed or diverged (the line is then shown as an error)."""
