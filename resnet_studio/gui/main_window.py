@@ -41,9 +41,14 @@ DEFAULT_SIZE = (1200, 780)
 
 
 def load_core() -> dict:
-    """Import PyTorch and core, pick the training device (runs in a worker)."""
+    """Import PyTorch and core, pick the training device (runs in a worker).
+
+    The imports the torch panels need are done here too, pyqtgraph's among them
+    (~0.2 s of Python): in this thread the GUI thread gets the GIL every few ms,
+    while on the GUI thread they would freeze the window once they all ran."""
     from resnet_studio.core import models  # noqa: F401 - the import is the point
     from resnet_studio.core.device import describe_device, resolve_device
+    from resnet_studio.gui import inspection_panel, training_panel  # noqa: F401 - imports only
 
     device = resolve_device("auto")
     return {"device": str(device), "device_text": describe_device(device)}
@@ -175,12 +180,17 @@ class MainWindow(QMainWindow):
     def _on_core_finished(self, result: dict) -> None:
         self._loader = None
         configure_plots(self.palette())
-        self.device = result["device"]
+        self.training = self._build_training_panel()
+        # Each panel takes ~50 ms to build (pyqtgraph's plot items): the second in the
+        # next turn of the event loop, so a click in between is painted at once.
+        QTimer.singleShot(0, self, lambda: self._finish_loading(result))
+
+    def _finish_loading(self, result: dict) -> None:
+        self.inspection = self._build_inspection_panel()
+        self.device = result["device"]  # from here on the window counts as loaded
         self.device_label.setText(f"Training device: {result['device_text']}")
         if self.device.startswith("cuda"):
             self._memory_timer.start()
-        self.training = self._build_training_panel()
-        self.inspection = self._build_inspection_panel()
         self.drops.attach(self.model_panel, self.inspection)
         for action in self._model_actions():
             action.setEnabled(True)

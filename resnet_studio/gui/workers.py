@@ -27,6 +27,8 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
+from resnet_studio.core.torch_preload import preload_torch_libraries
+
 
 class Cancelled(Exception):
     """Raised inside a job once its worker was asked to stop."""
@@ -70,6 +72,7 @@ class _Runner(QObject):
     @Slot()
     def run(self) -> None:
         try:
+            preload_torch_libraries()
             result = self._fn(*self._args, **self._kwargs)
         except Cancelled:
             self.cancelled.emit()
