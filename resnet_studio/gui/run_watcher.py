@@ -1,7 +1,9 @@
 """Polling the run store off the GUI thread, for runs that other processes write.
 
 `app.training.watch.RunWatch` decides what a poll looks at and what its answer means;
-this only schedules it. About once a second (`RunWatch.delay_s`: longer after a
+this only schedules it, and the table's own listings too (`request_listing`: after a
+job, a delete, Refresh), so that no call on the GUI thread touches the folder. About
+once a second (`RunWatch.delay_s`: longer after a
 failure) a `Worker` thread runs `RunWatch.poll`, which does every filesystem call;
 its `StorePoll` comes back to the GUI thread, where `RunWatch.apply` turns it into a
 `WatchOutcome` that `outcome_ready` hands to the panel to draw. One poll at a time:
@@ -48,6 +50,8 @@ class RunStoreWatcher(QObject):
         self._started_at = 0.0
         self._due = 0.0  # the first poll at the first tick
         self._said_waiting = False
+        self._forced = False  # a listing was asked for: poll even while hidden
+        self.polls_done = 0
         self._timer = QTimer(self, interval=TICK_MS)
         self._timer.timeout.connect(self._on_tick_timer_timeout)
 
@@ -73,8 +77,16 @@ class RunStoreWatcher(QObject):
         self.watch.set_folder(folder)
         self._due = 0.0
 
-    def listing_loaded(self, rows: int) -> None:
-        self.watch.listing_loaded(rows)
+    def request_listing(self) -> None:
+        """A full listing at the next tick, even while hidden: the table's rows are read
+        in the worker like every poll, so a dead mount never blocks the caller."""
+        self.watch.want_listing()
+        self._due, self._forced = 0.0, True
+
+    def listing_due(self) -> bool:
+        """A listing was asked for and has not been handed on yet."""
+        in_flight = self._request is not None and self._request.full
+        return self._forced or self.watch.listing_wanted() or in_flight
 
     @Slot()
     def _on_tick_timer_timeout(self) -> None:
@@ -86,8 +98,9 @@ class RunStoreWatcher(QObject):
                 self.waiting.emit(f"Waiting for the runs folder {self.watch.folder}: no answer "
                                   f"for {slow:.0f} s (a slow or disconnected mount?)…")  # fmt: skip
             return
-        if now < self._due or not self._visible():
+        if now < self._due or not (self._visible() or self._forced):
             return
+        self._forced = False
         self._request = self.watch.request(self._shown(), self._own())
         self._started_at = now
         worker = self._worker = Worker(RunWatch.poll, self._request)
@@ -115,5 +128,6 @@ class RunStoreWatcher(QObject):
         if self._said_waiting and outcome.problem is None and not self.watch.problem:
             outcome.problem = ""  # it answered after all: take the waiting line back
         self._said_waiting = False
+        self.polls_done += 1
         self._due = time.monotonic() + self.watch.delay_s()
         self.outcome_ready.emit(outcome)

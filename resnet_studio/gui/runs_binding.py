@@ -2,8 +2,10 @@
 and the watch on the folder that other processes write.
 
 The panel trains; this binds what the store holds to what is drawn:
-- `refresh` lists the store and fills the table (the rows of the panel's own job and
-  of runs trained elsewhere then get their live figures again);
+- `refresh` asks for the store's listing, which the next poll brings (in ~0.2 s), and
+  fills the table with it (the rows of the panel's own job and of runs trained
+  elsewhere then get their live figures again); `when_listed` runs something on
+  the rows once they are in;
 - ticking a row draws its curves (`show_run`: read from its metrics.jsonl), and
   untick hides them;
 - a `RunStoreWatcher` polls the folder off the GUI thread about once a second: new
@@ -14,7 +16,7 @@ The panel trains; this binds what the store holds to what is drawn:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Slot
@@ -22,7 +24,7 @@ from PySide6.QtCore import QObject, Slot
 from resnet_studio.app.training.session import TrainingSession
 from resnet_studio.app.training.watch import WatchOutcome
 from resnet_studio.core.errors import StudioError
-from resnet_studio.core.runs import RunSummary, delete_run, list_runs
+from resnet_studio.core.runs import RunSummary, delete_run
 from resnet_studio.gui import settings
 from resnet_studio.gui.plots import TrainingPlots
 from resnet_studio.gui.run_list import RunsTable
@@ -45,6 +47,7 @@ class RunsBinding(QObject):
         self.watcher.waiting.connect(self._on_watcher_waiting)
         runs.overlay_toggled.connect(self._on_runs_overlay_toggled)
         runs.refresh_requested.connect(self._on_runs_refresh_requested)
+        self._after_listing: list[Callable[[Sequence[RunSummary]], None]] = []
 
     def set_folder(self, folder: str | Path) -> None:
         """Show and watch another runs folder."""
@@ -57,18 +60,20 @@ class RunsBinding(QObject):
         self.watcher.stop()
 
     def refresh(self) -> None:
-        """Read the run store again (config.json + status.json per run: fast)."""
+        """List the run store again, in the watcher's worker: even a cheap listing
+        (config.json + status.json per run) blocks for as long as a hard network
+        mount does not answer, and the window must not. A folder that cannot be
+        read keeps the rows shown and says so in the table's header."""
         self.session.table_stale = False
-        folder = self.session.runs_dir
-        try:
-            if self.runs.names() and not folder.exists():
-                raise FileNotFoundError("it is gone: a disconnected drive or network mount?")
-            summaries = list_runs(folder)
-        except OSError as exc:  # the rows shown are kept: the poll says when it is back
-            self._show_message(f"Cannot read the runs folder {folder}: {exc}", "error")
-            return
-        self.watcher.listing_loaded(len(summaries))
-        self._load(summaries)
+        self.watcher.request_listing()
+
+    def when_listed(self, action: Callable[[Sequence[RunSummary]], None]) -> None:
+        """Run ``action(summaries)`` once the next listing is in the table."""
+        self._after_listing.append(action)
+
+    def listing_due(self) -> bool:
+        """Whether the table waits for a listing (asked for, not in yet)."""
+        return bool(self._after_listing) or self.watcher.listing_due()
 
     def _load(self, summaries: Iterable[RunSummary]) -> None:
         summaries = list(summaries)
@@ -147,6 +152,9 @@ class RunsBinding(QObject):
                 self._gone(name)
         if outcome.listing is not None:
             self._load(outcome.listing)
+            actions, self._after_listing = self._after_listing, []
+            for action in actions:
+                action(outcome.listing)
         for name, live in outcome.live.items():
             self.runs.set_live(name, live)
         if outcome.problem is not None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from resnet_studio.app.training.session import (
     starting_text,
 )
 from resnet_studio.core.errors import DataError, StudioError
-from resnet_studio.core.runs import default_runs_dir, open_run
+from resnet_studio.core.runs import RunSummary, default_runs_dir, open_run
 from resnet_studio.core.training_events import TrainingEvent
 from resnet_studio.gui.gradient_view import GradientView
 from resnet_studio.gui.panel import PanelContext
@@ -91,7 +92,7 @@ class TrainingPanel(QWidget):
         self._timer.start()
         self.refresh_runs()
         if self._persist:
-            self.store.restore_overlays()
+            self.store.when_listed(lambda _summaries: self.store.restore_overlays())
         self.store.watcher.start()  # runs other processes write: polled off this thread
 
     @property
@@ -157,9 +158,10 @@ class TrainingPanel(QWidget):
 
     # ------------------------------------------------------------------ Panel
     def is_ready(self) -> bool:
-        """For screenshots: with --demo, once every demo run has curves worth showing."""
+        """For screenshots: once the runs table has its rows; with --demo, once every demo
+        run has curves worth showing."""
         if not self._context.demo:
-            return True
+            return not self.store.listing_due()  # the table has its rows
         if self._worker is None:
             return bool(self.session.live)
         return self.session.runs_have_points(DEMO_READY_POINTS)
@@ -253,11 +255,13 @@ class TrainingPanel(QWidget):
 
     def show_latest_comparison(self) -> None:
         """Tick the runs of the newest comparison in the store (one run per net of its
-        `comparison`), e.g. for a screenshot of a Figure 6 trained earlier."""
-        from resnet_studio.core.runs import list_runs
+        `comparison`), e.g. for a screenshot of a Figure 6 trained earlier: once the
+        store's listing is in (`is_ready` waits for it)."""
+        self.store.when_listed(self._show_comparison)
+        self.refresh_runs()
 
-        summaries = list_runs(self.runs_dir)  # newest first
-        if not summaries:
+    def _show_comparison(self, summaries: Sequence[RunSummary]) -> None:
+        if not summaries:  # newest first
             return
         wanted = open_run(summaries[0].name, self.runs_dir).config.get("comparison") or []
         for label in wanted:
@@ -266,7 +270,7 @@ class TrainingPanel(QWidget):
                 self.store.show_run(match.name)
 
     def refresh_runs(self) -> None:
-        """Read the run store again (config.json + status.json per run: fast)."""
+        """List the run store again; the rows come with the next poll, off this thread."""
         self.store.refresh()
 
     def export_plot(self, suffix: str | None = None) -> None:

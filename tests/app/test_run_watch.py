@@ -146,7 +146,7 @@ def test_a_poll_older_than_the_panels_own_listing_is_not_drawn(tmp_path):
     session, watch = TrainingSession(tmp_path), RunWatch(tmp_path)
     request = watch.request((), ())
     poll = RunWatch.poll(request)
-    watch.listing_loaded()  # the panel listed the store meanwhile
+    watch.want_listing()  # the panel asked for its rows anew meanwhile
     assert watch.apply(request, poll, session).listing is None
     assert step(watch, session).listing is not None  # the next poll gives a full listing
 

@@ -234,6 +234,7 @@ def test_a_missing_folder_is_quiet_a_vanished_one_is_an_error(tmp_path):
     root = tmp_path / "runs"
     follower = StoreFollower(root)
     assert follower.poll().error == ""  # no run yet: the folder is made by the first one
+    assert follower.poll(full=True).listing == ()  # asked for rows: there are none yet
     finished_run(root, "a")
     assert [s.name for s in follower.poll().listing] == ["a"]
     os.rename(root, tmp_path / "elsewhere")  # the mount went away

@@ -41,6 +41,12 @@ def make_panel(runs_dir, model=None):
     return panel_module.TrainingPanel(PanelContext(model or ModelState()), runs_dir=runs_dir)
 
 
+def listed(qtbot, panel):
+    """The runs table's rows come from a poll in a worker thread: wait for them."""
+    qtbot.waitUntil(lambda: not panel.store.listing_due(), timeout=10_000)
+    return panel
+
+
 def started(panel):
     """The engine has reported a first training point for a run of the job."""
     session = panel.session
@@ -59,6 +65,7 @@ def training(qtbot, runs_dir):
 def finish(qtbot, panel, recipe, models=PAIR):
     with qtbot.waitSignal(panel.training_ended, timeout=TIMEOUT_MS) as ended:
         assert panel.start(models, recipe)
+    listed(qtbot, panel)
     return ended.args[0]
 
 
@@ -100,6 +107,7 @@ def test_stop_leaves_a_cancelled_run_with_a_checkpoint(qtbot, training, runs_dir
         qtbot.waitUntil(lambda: started(training), timeout=TIMEOUT_MS)
         training.job_bar.stop_button.click()
     [result] = ended.args[0]
+    listed(qtbot, training)
     assert result.status == "cancelled" and result.iterations < 400
     run = open_run(result.name, runs_dir)
     assert run.load_checkpoint() is not None
@@ -127,6 +135,7 @@ def test_a_killed_training_process_is_a_message_not_a_crash(qtbot, training, run
     [summary] = list_runs(runs_dir)
     assert summary.stale  # killed mid-run: the list offers to resume it
     training.refresh_runs()
+    qtbot.waitUntil(lambda: training.runs.names() == [summary.name], timeout=10_000)
     training.runs.select([summary.name])
     assert training.runs.resume_button.isEnabled()
 
@@ -165,6 +174,7 @@ def test_runs_table_overlays_and_deletes_past_runs(qtbot, training, runs_dir, mo
     name = results[0].name
     other = make_panel(runs_dir)  # "after a restart"
     qtbot.addWidget(other)
+    listed(qtbot, other)
     assert other.runs.names() == [name] and other.plots.run_names() == []
     other.runs.table.item(0, 0).setCheckState(panel_module.Qt.CheckState.Checked)
     assert other.plots.run_names() == [name]
@@ -177,6 +187,8 @@ def test_runs_table_overlays_and_deletes_past_runs(qtbot, training, runs_dir, mo
     monkeypatch.setattr(panel_module, "ask", lambda *a: True)
     other.runs.delete_button.click()
     assert list_runs(runs_dir) == [] and other.plots.run_names() == []
+    qtbot.waitUntil(lambda: other.runs.names() == [], timeout=10_000)
+    other.shutdown()
     other.shutdown()
 
 
@@ -201,7 +213,8 @@ def test_the_panel_is_a_panel_and_follows_the_model_state(qtbot, runs_dir):
     model = ModelState()
     panel = make_panel(runs_dir, model)
     qtbot.addWidget(panel)
-    assert isinstance(panel, Panel) and panel.TITLE == "Training" and panel.is_ready()
+    assert isinstance(panel, Panel) and panel.TITLE == "Training"
+    qtbot.waitUntil(panel.is_ready, timeout=10_000)  # once the runs table has its rows
     model.set_choice(ModelChoice("cifar-resnet20"))
     panel.form.add_current_requested.emit()  # the form's "Add current" button
     assert panel.form.models()[-1] == "cifar-resnet20"
@@ -239,6 +252,7 @@ def test_a_damaged_run_is_a_message_in_the_panel(qtbot, runs_dir, damaged_templa
     panel = make_panel(runs_dir)
     qtbot.addWidget(panel)
     try:
+        listed(qtbot, panel)
         assert panel.runs.names() == [run.name]
         tooltip = panel.runs.table.item(0, STATUS).toolTip()
         if case.listed:
@@ -271,6 +285,7 @@ def test_ticking_a_run_with_damaged_metrics_says_which_line(qtbot, runs_dir, dam
     garbage_mid_metrics(runs_dir / damaged_template.name)
     panel = make_panel(runs_dir)
     qtbot.addWidget(panel)
+    listed(qtbot, panel)
     panel.runs.table.item(0, 0).setCheckState(panel_module.Qt.CheckState.Checked)
     assert panel.plots.run_names() == [] and not panel.runs.is_checked(damaged_template.name)
     assert "metrics.jsonl is damaged: line 2" in panel.job_bar.message()

@@ -21,6 +21,7 @@ from PySide6.QtCore import Qt, QTimer
 from resnet_studio.app.model import ModelState
 from resnet_studio.app.training import watch as watch_module
 from resnet_studio.core.runs import create_run, open_run
+from resnet_studio.core.runs import store as store_module
 from resnet_studio.core.runs.follow import StoreFollower
 from resnet_studio.gui.panel import PanelContext
 from resnet_studio.gui.training_panel import TrainingPanel
@@ -124,6 +125,7 @@ def test_a_run_deleted_while_shown_leaves_quietly(qtbot, panel, runs_dir):
     finished_run(runs_dir, "keep")
     finished_run(runs_dir, "doomed")
     panel.refresh_runs()
+    qtbot.waitUntil(lambda: sorted(panel.runs.names()) == ["doomed", "keep"], timeout=10_000)
     tick(panel, "doomed")
     tick(panel, "keep")
     assert sorted(panel.plots.run_names()) == ["doomed", "keep"]
@@ -135,6 +137,7 @@ def test_a_run_deleted_while_shown_leaves_quietly(qtbot, panel, runs_dir):
 
 
 def test_a_hidden_panel_does_not_poll(qtbot, panel, runs_dir):
+    qtbot.waitUntil(lambda: panel.store.watcher.polls_done >= 1, timeout=10_000)  # its first rows
     panel.hide()  # another tab is shown, or the window closed
     finished_run(runs_dir, "later")
     qtbot.wait(1500)
@@ -146,6 +149,7 @@ def test_a_hidden_panel_does_not_poll(qtbot, panel, runs_dir):
 def test_a_vanished_folder_is_a_message_and_polling_backs_off(qtbot, panel, runs_dir, tmp_path):
     finished_run(runs_dir, "a")
     panel.refresh_runs()
+    qtbot.waitUntil(lambda: panel.runs.names() == ["a"], timeout=10_000)
     tick(panel, "a")
     os.rename(runs_dir, tmp_path / "unmounted")
     qtbot.waitUntil(lambda: str(runs_dir) in panel.runs.problem(), timeout=10_000)
@@ -160,14 +164,20 @@ def test_a_vanished_folder_is_a_message_and_polling_backs_off(qtbot, panel, runs
 
 
 def test_a_mount_that_does_not_answer_never_freezes_the_window(qtbot, runs_dir, monkeypatch):
+    finished_run(runs_dir, "a")
     release = threading.Event()
-    original = StoreFollower.poll
+    original_poll, original_summary = StoreFollower.poll, store_module.summarize_run
 
     def hanging(self, *args, **kwargs):
         release.wait(60)  # a hard NFS mount whose server went away
-        return original(self, *args, **kwargs)
+        return original_poll(self, *args, **kwargs)
+
+    def hanging_summary(path):  # what a listing on the GUI thread would read
+        release.wait(10)
+        return original_summary(path)
 
     monkeypatch.setattr(StoreFollower, "poll", hanging)
+    monkeypatch.setattr(store_module, "summarize_run", hanging_summary)
     monkeypatch.setattr(watch_module, "SLOW_S", 0.5)
     widget = TrainingPanel(PanelContext(ModelState(), persist=False), runs_dir=runs_dir)
     qtbot.addWidget(widget)
@@ -178,13 +188,16 @@ def test_a_mount_that_does_not_answer_never_freezes_the_window(qtbot, runs_dir, 
         timer = QTimer(interval=20)
         timer.timeout.connect(lambda: ticks.append(1))
         timer.start()
+        widget.runs.refresh_requested.emit()  # the Refresh button, while the mount hangs
         qtbot.waitUntil(lambda: "no answer" in widget.runs.problem(), timeout=5_000)
         qtbot.wait(1000)
         timer.stop()
         assert len(ticks) >= 25  # the GUI thread kept serving events (about 60 due)
         assert widget.store.watcher.is_polling()  # the very same poll, still waiting
+        assert widget.runs.names() == []
         release.set()
         qtbot.waitUntil(lambda: widget.runs.problem() == "", timeout=10_000)
+        qtbot.waitUntil(lambda: widget.runs.names() == ["a"], timeout=10_000)
     finally:
         release.set()
         widget.shutdown()

@@ -94,11 +94,16 @@ class RunWatch:
         """Watch another folder; a poll of the previous one still running is ignored."""
         self.__init__(runs_dir, self.interval_s, self.max_interval_s)
 
-    def listing_loaded(self, rows: int = 0) -> None:
-        """The panel listed the store itself (``rows`` runs): a poll that began before
-        is older, so its listing is not drawn (the next poll gives a full one)."""
+    def want_listing(self) -> None:
+        """The panel wants its rows anew (a job ended, a run was deleted, Refresh): the
+        next poll gives the full listing, and a poll already under way, begun before
+        what the panel saw, is not drawn."""
         self._generation += 1
-        self._expected = self._expected or rows > 0
+        self._want_listing = True
+
+    def listing_wanted(self) -> bool:
+        """Whether the next poll is to give the full listing."""
+        return self._want_listing
 
     def delay_s(self) -> float:
         """Seconds until the next poll: the interval, doubled per failure, capped."""
@@ -136,6 +141,7 @@ class RunWatch:
             out.removed.append(name)
         if poll.listing is not None:
             self._summaries = {s.name: s for s in poll.listing}
+            self._expected = self._expected or bool(poll.listing)  # from now on it must be there
             if request.generation == self._generation:
                 out.listing = list(poll.listing)
             else:

@@ -222,7 +222,7 @@ class StoreFollower:
             folders = {p.name: p for p in run_folders(self.folder)}
         except FileNotFoundError:
             if not (self._seen_folder or expected):  # not made yet (no run so far)
-                return StorePoll(self.folder)
+                return StorePoll(self.folder, listing=() if full else None)
             return StorePoll(self.folder, error=f"The runs folder {self.folder} is gone "
                              "(a disconnected drive or network mount?).")  # fmt: skip
         except OSError as exc:
