@@ -37,7 +37,10 @@ def line_chart(series: Mapping[str, Series], *, title: str, xlabel: str, ylabel:
     lo = ymin if ymin is not None else (min(ys) if ys else 0.0)
     yticks = nice_ticks(lo, max(ys) if ys else 1.0)
     xticks = [t for t in nice_ticks(x0, x1, 8) if x0 - 1e-9 <= t <= x1 + 1e-9]
-    left, top, right, bottom = 80, 44, width - 24, height - 56
+    # The legend is a row of its own under the title: in a corner of the plot it
+    # covered the last points of the curves (a lesion of the last block, say).
+    legend_h = font.size + 12 if series else 0
+    left, top, right, bottom = 80, 44 + legend_h, width - 24, height - 56
     y0, y1 = yticks[0], yticks[-1]
 
     def px(x: float) -> float:
@@ -71,22 +74,21 @@ def line_chart(series: Mapping[str, Series], *, title: str, xlabel: str, ylabel:
             for p in points:
                 if p is not None:
                     draw.ellipse([p[0] - 2.5, p[1] - 2.5, p[0] + 2.5, p[1] + 2.5], fill=colour)
-    _legend(draw, (right - 8, top + 8), list(series), font)
+    _legend_row(draw, ((left + right) / 2, 44 + legend_h / 2), list(series), font)
     return np.asarray(image)
 
 
-def _legend(draw: ImageDraw.ImageDraw, corner: tuple[float, float], labels: list[str],
-            font: ImageFont.ImageFont) -> None:  # fmt: skip
-    if not labels:
-        return
-    right, top = corner
-    line_h = font.size + 6
-    left = right - max(draw.textlength(label, font=font) for label in labels) - 44
-    draw.rectangle([left, top, right, top + line_h * len(labels) + 6], fill=PAPER, outline=GRID)
-    for k, label in enumerate(labels):
-        y = top + 4 + k * line_h + line_h / 2
-        draw.line([(left + 8, y), (left + 32, y)], fill=PALETTE[k % len(PALETTE)], width=3)
-        draw.text((left + 38, y), label, fill=INK, font=font, anchor="lm")
+def _legend_row(draw: ImageDraw.ImageDraw, centre: tuple[float, float], labels: list[str],
+                font: ImageFont.ImageFont) -> None:  # fmt: skip
+    """The labels side by side, each after a stroke of its colour, centred on ``centre``."""
+    gap, stroke = 24, 30
+    widths = [stroke + 8 + draw.textlength(label, font=font) for label in labels]
+    x = centre[0] - (sum(widths) + gap * (len(labels) - 1)) / 2
+    y = centre[1]
+    for k, (label, w) in enumerate(zip(labels, widths, strict=True)):
+        draw.line([(x, y), (x + stroke, y)], fill=PALETTE[k % len(PALETTE)], width=3)
+        draw.text((x + stroke + 8, y), label, fill=INK, font=font, anchor="lm")
+        x += w + gap
 
 
 def contour_map(grid: Sequence[Sequence[float]], alphas: Sequence[float], betas: Sequence[float],
