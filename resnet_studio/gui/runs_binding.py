@@ -24,7 +24,7 @@ from PySide6.QtCore import QObject, Slot
 from resnet_studio.app.training.session import TrainingSession
 from resnet_studio.app.training.watch import WatchOutcome
 from resnet_studio.core.errors import StudioError
-from resnet_studio.core.runs import RunSummary, delete_run
+from resnet_studio.core.runs import RunSummary, delete_run, open_run
 from resnet_studio.gui import settings
 from resnet_studio.gui.plots import TrainingPlots
 from resnet_studio.gui.run_list import RunsTable
@@ -115,6 +115,17 @@ class RunsBinding(QObject):
         self.runs.set_color(name, color)
         self.runs.set_checked(name, True)
         return True
+
+    def show_newest_comparison(self, summaries: Sequence[RunSummary]) -> None:
+        """Draw the runs of the newest run's comparison (one run per net it names),
+        found among ``summaries`` (a listing, newest first)."""
+        if not summaries:
+            return
+        wanted = open_run(summaries[0].name, self.session.runs_dir).config.get("comparison") or []
+        for label in wanted:
+            match = next((r for r in summaries if r.model == label or r.name.endswith(label)), None)
+            if match is not None:
+                self.show_run(match.name)
 
     def hide_run(self, name: str) -> None:
         self.plots.remove_run(name)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +40,7 @@ from resnet_studio.app.training.session import (
     starting_text,
 )
 from resnet_studio.core.errors import DataError, StudioError
-from resnet_studio.core.runs import RunSummary, default_runs_dir, open_run
+from resnet_studio.core.runs import default_runs_dir, open_run
 from resnet_studio.core.training_events import TrainingEvent
 from resnet_studio.gui.gradient_view import GradientView
 from resnet_studio.gui.panel import PanelContext
@@ -257,17 +256,8 @@ class TrainingPanel(QWidget):
         """Tick the runs of the newest comparison in the store (one run per net of its
         `comparison`), e.g. for a screenshot of a Figure 6 trained earlier: once the
         store's listing is in (`is_ready` waits for it)."""
-        self.store.when_listed(self._show_comparison)
+        self.store.when_listed(self.store.show_newest_comparison)
         self.refresh_runs()
-
-    def _show_comparison(self, summaries: Sequence[RunSummary]) -> None:
-        if not summaries:  # newest first
-            return
-        wanted = open_run(summaries[0].name, self.runs_dir).config.get("comparison") or []
-        for label in wanted:
-            match = next((r for r in summaries if r.model == label or r.name.endswith(label)), None)
-            if match is not None:
-                self.store.show_run(match.name)
 
     def refresh_runs(self) -> None:
         """List the run store again; the rows come with the next poll, off this thread."""
