@@ -51,7 +51,6 @@ class RunStoreWatcher(QObject):
         self._due = 0.0  # the first poll at the first tick
         self._said_waiting = False
         self._forced = False  # a listing was asked for: poll even while hidden
-        self.polls_done = 0
         self._timer = QTimer(self, interval=TICK_MS)
         self._timer.timeout.connect(self._on_tick_timer_timeout)
 
@@ -128,6 +127,5 @@ class RunStoreWatcher(QObject):
         if self._said_waiting and outcome.problem is None and not self.watch.problem:
             outcome.problem = ""  # it answered after all: take the waiting line back
         self._said_waiting = False
-        self.polls_done += 1
         self._due = time.monotonic() + self.watch.delay_s()
         self.outcome_ready.emit(outcome)

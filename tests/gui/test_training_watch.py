@@ -137,7 +137,7 @@ def test_a_run_deleted_while_shown_leaves_quietly(qtbot, panel, runs_dir):
 
 
 def test_a_hidden_panel_does_not_poll(qtbot, panel, runs_dir):
-    qtbot.waitUntil(lambda: panel.store.watcher.polls_done >= 1, timeout=10_000)  # its first rows
+    qtbot.waitUntil(lambda: not panel.store.listing_due(), timeout=10_000)  # its first rows
     panel.hide()  # another tab is shown, or the window closed
     finished_run(runs_dir, "later")
     qtbot.wait(1500)
